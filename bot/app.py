@@ -1,0 +1,38 @@
+"""The app factory: a Bolt App with every listener registered, and no side effects at import."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.deps import Deps
+from handlers import register_all
+
+log = logging.getLogger(__name__)
+
+
+def make_web_client(token: str, base_url: str, *, retries: bool) -> WebClient:
+    """The dispatcher's client does its own retrying (retries=False), so a call is never silently
+    repeated; the listeners' client keeps slack_sdk's one retry on a dropped connection."""
+    client = WebClient(token=token, base_url=base_url, timeout=10)
+    if not retries:
+        client.retry_handlers.clear()
+    return client
+
+
+def create_app(deps: Deps, *, listener_executor: Executor | None = None) -> App:
+    """`listener_executor` runs listeners after they ack; tests pass one they can wait on."""
+    settings = deps.settings
+    app = App(
+        name="cxbot",
+        client=make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=True),
+        signing_secret=settings.slack_signing_secret or None,
+        request_verification_enabled=bool(settings.slack_signing_secret),
+        process_before_response=False,
+        listener_executor=listener_executor,
+    )
+    register_all(app, deps)
+    return app

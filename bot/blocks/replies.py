@@ -1,0 +1,80 @@
+"""What the raiser is told: the confirmation, usage help and kind error messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+
+from bot.blocks import labels
+from bot.blocks.text import preview
+from storage.models import Item, ItemKind
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A short message: notification text plus the blocks that show it."""
+
+    text: str
+    blocks: list[Block]
+
+    def as_dicts(self) -> list[dict[str, object]]:
+        return [block.to_dict() for block in self.blocks]
+
+
+def simple(text: str) -> Reply:
+    return Reply(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def confirmation(item: Item, *, permalink: str | None) -> Reply:
+    noun = "alarm" if item.kind is ItemKind.ALARM else "idea"
+    if item.card_ts is None:
+        headline = (
+            f":floppy_disk: Your {noun} is saved as *#{item.id}*, but I couldn't post it to "
+            f"<#{item.channel}>. The CX leads can see it; nothing is lost."
+        )
+    elif item.grey_area:
+        headline = (
+            f":white_check_mark: Your {noun} is filed as *#{item.id}*. No area fits it yet, so it "
+            f"went to the CX leads in <#{item.channel}> to find it an owner."
+        )
+    else:
+        headline = (
+            f":white_check_mark: Your {noun} is filed as *#{item.id}* and went to "
+            f"{labels.mentions(item.owner)}, who owns *{item.area}*."
+        )
+    if permalink:
+        headline += f" <{permalink}|See it in the channel>"
+    notes = ["You'll hear from me when its owner acts on it."]
+    if item.anonymous:
+        notes.insert(0, ":see_no_evil: Filed anonymously: your name isn't shown anywhere.")
+    return Reply(
+        text=f"Your {noun} is filed as #{item.id}.",
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=headline)),
+            ContextBlock(elements=[MarkdownTextObject(text=note) for note in notes]),
+        ],
+    )
+
+
+def usage(command: str, *, unknown: str | None = None) -> Reply:
+    noun = "alarm" if command == "/cx-alarm" else "idea"
+    lines = []
+    if unknown:
+        lines.append(f"I don't know the option `{_inline(unknown)}`.")
+    lines += [
+        f"*{command} what you saw*  files a CX {noun} at once.",
+        f"*{command}*  on its own opens a form with more detail"
+        + (" (severity, area, anonymity)." if noun == "alarm" else " (area, anonymity)."),
+        f"*{command} help*  shows this.",
+    ]
+    if noun == "alarm":
+        lines.append(
+            "You can also raise any message as an alarm: *More actions (⋯) > Raise as CX alarm*."
+        )
+    text = "\n".join(lines)
+    return Reply(text=f"How to use {command}", blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def _inline(word: str) -> str:
+    return preview(word.replace("`", "'"), 40)

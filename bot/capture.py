@@ -1,0 +1,116 @@
+"""The capture flows behind /cx-alarm, /cx-idea and "Raise as CX alarm".
+
+Handlers call these with what they parsed; each opens one transaction and commits before
+anything is said to Slack (the outbox, woken after the commit, says it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.models.views import View
+from sqlalchemy.exc import IntegrityError
+
+from bot.blocks.modal import ModalInput, ModalValues, filing_modal
+from bot.deps import Deps
+from bot.intake import ReplyTarget, Submission, file_item
+from storage import routes as route_queries
+from storage.db import transaction
+from storage.items import item_by_intake_key
+from storage.models import ItemKind
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModalContext:
+    """Carried through the modal in private_metadata: where to reply and what message it came from."""
+
+    response_url: str | None = None
+    channel_id: str | None = None
+    source_channel: str | None = None
+    source_ts: str | None = None
+
+    def encode(self) -> str:
+        fields = {
+            "r": self.response_url,
+            "c": self.channel_id,
+            "sc": self.source_channel,
+            "st": self.source_ts,
+        }
+        return json.dumps({key: value for key, value in fields.items() if value})
+
+    @classmethod
+    def decode(cls, raw: str | None) -> ModalContext:
+        try:
+            fields: Any = json.loads(raw or "{}")
+        except ValueError:
+            return cls()
+        if not isinstance(fields, dict):
+            return cls()
+
+        def text(key: str) -> str | None:
+            value = fields.get(key)
+            return value if isinstance(value, str) and value else None
+
+        return cls(text("r"), text("c"), text("sc"), text("st"))
+
+
+def file_submission(deps: Deps, submission: Submission) -> int:
+    """Store the item and its outbox messages; returns its number. A repeat of the same
+    intake_key (a double-submitted modal) files nothing new."""
+    try:
+        with transaction(deps.session_factory) as session:
+            item = file_item(
+                session=session, submission=submission, triage=deps.triage, now=deps.clock()
+            )
+            number = item.id
+    except IntegrityError:
+        if submission.intake_key is None:
+            raise
+        with deps.session_factory() as session:
+            existing = item_by_intake_key(session=session, intake_key=submission.intake_key)
+        if existing is None:
+            raise
+        number = existing.id
+    deps.wake_outbox()
+    log.info("filed %s #%s", submission.kind.value, number)
+    return number
+
+
+def filing_view(
+    deps: Deps, *, kind: ItemKind, context: ModalContext, text: str = "", source_note: str | None = None
+) -> View:
+    with deps.session_factory() as session:
+        areas = [route.area for route in route_queries.active_routes(session=session)]
+    return filing_modal(
+        ModalInput(
+            kind=kind,
+            areas=areas,
+            private_metadata=context.encode(),
+            text=text,
+            source_note=source_note,
+        )
+    )
+
+
+def submission_from_modal(
+    *, kind: ItemKind, values: ModalValues, raiser_id: str, context: ModalContext, view_id: str
+) -> Submission:
+    return Submission(
+        kind=kind,
+        text=values.text,
+        raiser_id=raiser_id,
+        customers=values.customers,
+        journey_stage=values.stage,
+        severity=values.severity,
+        picked_area=values.area,
+        anonymous=values.anonymous,
+        source_channel=context.source_channel,
+        source_ts=context.source_ts,
+        intake_key=f"view:{view_id}" if view_id else None,
+        reply=ReplyTarget(response_url=context.response_url, channel_id=context.channel_id),
+    )

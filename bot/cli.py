@@ -1,0 +1,212 @@
+"""The `cxbot` command: run the bot, migrate the database, manage routes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+from dotenv import load_dotenv
+from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.clock import system_clock
+from bot.routes_file import RoutesFileError
+from bot.runtime import Runtime, build_runtime, import_routes_file, migrate
+from bot.settings import Settings, SettingsError, load_settings
+from storage import routes as route_queries
+from storage.db import make_engine, make_session_factory
+from storage.schema import SchemaError, schema_state
+
+log = logging.getLogger("cxbot")
+
+DEFAULT_PORT = 3000
+
+
+class CliError(Exception):
+    """Stops the command with one line on stderr."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    load_dotenv(Path.cwd() / ".env")
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = _parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except (CliError, SettingsError, RoutesFileError, SchemaError) as error:
+        print(f"cxbot: {error}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as error:
+        print(f"cxbot: can't use the database: {_first_line(error)}", file=sys.stderr)
+        return 2
+    except (BoltError, SlackApiError) as error:
+        print(f"cxbot: Slack refused the app's credentials: {_first_line(error)}", file=sys.stderr)
+        return 2
+    return result
+
+
+def _first_line(error: Exception) -> str:
+    text = str(getattr(error, "orig", None) or error)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cxbot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the bot (Socket Mode, or HTTP with --http)")
+    run.add_argument("--http", action="store_true", help="serve Slack's requests at /slack/events")
+    run.add_argument("--port", type=int, help=f"HTTP port (default: $PORT or {DEFAULT_PORT})")
+    run.add_argument("--host", default="0.0.0.0", help="HTTP address to listen on (default: 0.0.0.0)")
+    run.set_defaults(handler=_run)
+
+    migrate_command = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate_command.set_defaults(handler=_migrate)
+
+    routes = commands.add_parser("routes", help="import or list the routes")
+    route_commands = routes.add_subparsers(dest="routes_command", required=True, metavar="ACTION")
+    route_import = route_commands.add_parser("import", help="replace the routes with a TOML file")
+    route_import.add_argument("file", type=Path)
+    route_import.set_defaults(handler=_routes_import)
+    route_list = route_commands.add_parser("list", help="show the active routes")
+    route_list.set_defaults(handler=_routes_list)
+    return parser
+
+
+def _settings(*, need_slack: bool, http: bool = False) -> Settings:
+    return load_settings(os.environ, need_slack=need_slack, http=http)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = _settings(need_slack=True, http=args.http)
+    if not args.http and not settings.socket_mode:
+        raise CliError(
+            "SLACK_APP_TOKEN is not set: set it (xapp-...) to use Socket Mode, "
+            "or run `cxbot run --http` to serve Slack over HTTP"
+        )
+    port = _port(args.port)
+    runtime = build_runtime(settings)
+    _stop_on_sigterm()
+    runtime.dispatcher.start()
+    try:
+        if args.http:
+            _serve_http(runtime, host=args.host, port=port)
+        else:
+            _serve_socket_mode(runtime, settings)
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        runtime.close()
+    return 0
+
+
+def _port(flag: int | None) -> int:
+    if flag is not None:
+        port = flag
+    else:
+        raw = os.environ.get("PORT", "").strip() or str(DEFAULT_PORT)
+        if not raw.isdigit():
+            raise SettingsError(f"PORT must be a number between 1 and 65535, got {raw!r}")
+        port = int(raw)
+    if not 0 < port < 65536:
+        raise SettingsError(f"PORT must be a number between 1 and 65535, got {port}")
+    return port
+
+
+def _serve_http(runtime: Runtime, *, host: str, port: int) -> None:
+    from bot.server import EVENTS_PATH, make_http_server
+
+    server = make_http_server(runtime.app, host=host, port=port)
+    log.info("serving Slack at http://%s:%s%s", host, server.effective_port, EVENTS_PATH)
+    try:
+        server.run()
+    finally:
+        server.close()
+
+
+def _serve_socket_mode(runtime: Runtime, settings: Settings) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    log.info("connecting to Slack over Socket Mode")
+    SocketModeHandler(runtime.app, settings.slack_app_token).start()
+
+
+def _stop_on_sigterm() -> None:
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    handler: Callable[[int, FrameType | None], None] = interrupt
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    engine = make_engine(_settings(need_slack=False).database_url)
+    try:
+        before = schema_state(engine)
+        migrate(engine)
+    finally:
+        engine.dispose()
+    if before.up_to_date:
+        print(f"The database schema is up to date ({before.head}).")
+    else:
+        print(f"Migrated the database schema from {before.current or 'empty'} to {before.head}.")
+    return 0
+
+
+def _routes_import(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    engine = make_engine(_settings(need_slack=False).database_url)
+    try:
+        migrate(engine)
+        summary = import_routes_file(engine, path, clock=system_clock)
+    finally:
+        engine.dispose()
+    for label, areas in (
+        ("added", summary.added),
+        ("changed", summary.changed),
+        ("unchanged", summary.unchanged),
+        ("retired", summary.retired),
+    ):
+        if areas:
+            print(f"{label:>9}: {', '.join(areas)}")
+    total = len(summary.added) + len(summary.changed) + len(summary.unchanged)
+    print(f"{total} active route{'s' if total != 1 else ''} from {path}.")
+    return 0
+
+
+def _routes_list(_args: argparse.Namespace) -> int:
+    engine = make_engine(_settings(need_slack=False).database_url)
+    try:
+        migrate(engine)
+        with make_session_factory(engine)() as session:
+            routes = route_queries.active_routes(session=session)
+    finally:
+        engine.dispose()
+    if not routes:
+        print("No routes yet: every item goes to CX_TRIAGE_CHANNEL as a grey area.")
+        print("Import some with `cxbot routes import routes.toml`.")
+        return 0
+    rows = [("AREA", "OWNER", "CHANNEL", "ESCALATE TO", "KEYWORDS")] + [
+        (r.area, r.owner, r.channel, r.escalate_to or "-", ", ".join(r.keywords) or "-")
+        for r in routes
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""Time, injectable: production uses the system clock, tests a controllable one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)

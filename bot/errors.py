@@ -1,0 +1,19 @@
+"""Domain errors: each carries a kind message for the person who caused it."""
+
+from __future__ import annotations
+
+
+class CxError(Exception):
+    """An error whose message is fit to show the user as it is."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+class InvalidSubmission(CxError):
+    """The raiser's input can't be filed; `field` names the modal input to flag, if any."""
+
+    def __init__(self, user_message: str, *, field: str | None = None) -> None:
+        super().__init__(user_message)
+        self.field = field

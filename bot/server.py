@@ -1,0 +1,46 @@
+"""Serving Slack's requests over HTTP with waitress, a production WSGI server, through Bolt's
+WSGI adapter. Commands, interactivity and events all arrive at one URL, /slack/events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import create_server
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+DEFAULT_THREADS = 16
+
+StartResponse = Callable[..., Any]
+
+
+def wsgi_app(app: App) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+            return [b"ok"]
+        result: Iterable[bytes] = bolt(environ, start_response)
+        return result
+
+    return application
+
+
+def make_http_server(app: App, *, host: str, port: int, threads: int = DEFAULT_THREADS) -> Any:
+    """A waitress server, not yet serving: call `.run()` (blocks) and `.close()`.
+    Port 0 picks a free port; the bound one is `.effective_port`."""
+    return create_server(
+        wsgi_app(app),
+        host=host,
+        port=port,
+        threads=threads,
+        backlog=1024,
+        connection_limit=1000,
+        channel_timeout=60,
+        clear_untrusted_proxy_headers=True,
+        ident="cxbot",
+    )

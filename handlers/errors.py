@@ -1,0 +1,50 @@
+"""The one error path: domain errors become a kind message; anything else is logged with a reference."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk.webhook import WebhookClient
+
+from bot.blocks.replies import simple
+from bot.blocks.text import escape
+from bot.deps import Deps
+from bot.errors import CxError
+
+log = logging.getLogger("cxbot.errors")
+
+
+def register(app: App, deps: Deps) -> None:
+    app.error(_on_error)
+
+
+def _on_error(error: Exception, body: dict[str, Any]) -> None:
+    if isinstance(error, CxError):
+        text = error.user_message
+    else:
+        reference = uuid.uuid4().hex[:8]
+        log.error("listener failed (ref %s)", reference, exc_info=error)
+        text = (
+            ":warning: Sorry, something went wrong on my side and I couldn't finish that. "
+            f"Please try again in a minute; if it keeps happening, tell your CX leads (ref `{reference}`)."
+        )
+    typed = body.get("text") if isinstance(body, dict) and body.get("command") else None
+    if isinstance(typed, str) and typed.strip():
+        text += f"\nHere is what you wrote, so nothing is lost:\n>{escape(typed[:2500])}"
+    _tell_user(body, text)
+
+
+def _tell_user(body: dict[str, Any], text: str) -> None:
+    response_url = body.get("response_url") if isinstance(body, dict) else None
+    if not isinstance(response_url, str) or not response_url:
+        return
+    reply = simple(text)
+    try:
+        WebhookClient(response_url, timeout=5).send(
+            text=reply.text, blocks=reply.as_dicts(), response_type="ephemeral", replace_original=False
+        )
+    except Exception:
+        log.warning("couldn't tell the user about an error", exc_info=True)

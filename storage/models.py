@@ -1,0 +1,197 @@
+"""Typed SQLAlchemy 2.0 models.
+
+Items, the routes they are sent to, an append-only event log of every state change, and the
+outbox through which every message that follows from a stored change reaches Slack.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class ItemKind(enum.StrEnum):
+    ALARM = "alarm"
+    IDEA = "idea"
+
+
+class ItemStatus(enum.StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    ACTIONED = "actioned"
+    DECLINED = "declined"
+    DUPLICATE = "duplicate"
+    WITHDRAWN = "withdrawn"
+
+
+class Severity(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class JourneyStage(enum.StrEnum):
+    DISCOVER = "discover"
+    BUY = "buy"
+    ONBOARD = "onboard"
+    USE = "use"
+    GET_HELP = "get_help"
+    RENEW = "renew"
+    LEAVE = "leave"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def _enum(cls: type[enum.StrEnum]) -> Enum:
+    return Enum(
+        cls,
+        name=cls.__name__.lower(),
+        native_enum=False,
+        length=32,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+class Route(Base):
+    """An area of the customer experience and the person or group that owns it."""
+
+    __tablename__ = "routes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area: Mapped[str] = mapped_column(String(75), unique=True)
+    owner: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    escalate_to: Mapped[str | None] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime]
+
+
+class Item(Base):
+    """An alarm or idea. Its id is the number people see (#12)."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[ItemKind] = mapped_column(_enum(ItemKind))
+    status: Mapped[ItemStatus] = mapped_column(_enum(ItemStatus), default=ItemStatus.NEW)
+    text: Mapped[str] = mapped_column(Text)
+    customers: Mapped[str | None] = mapped_column(Text)
+    journey_stage: Mapped[JourneyStage | None] = mapped_column(_enum(JourneyStage))
+    severity: Mapped[Severity | None] = mapped_column(_enum(Severity))
+    raiser_id: Mapped[str] = mapped_column(String(32))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    route_id: Mapped[int | None] = mapped_column(ForeignKey("routes.id"))
+    area: Mapped[str | None] = mapped_column(String(75))
+    grey_area: Mapped[bool] = mapped_column(Boolean, default=False)
+    routed_by: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(400))
+    channel: Mapped[str] = mapped_column(String(32))
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+    source_channel: Mapped[str | None] = mapped_column(String(32))
+    source_ts: Mapped[str | None] = mapped_column(String(32))
+    source_permalink: Mapped[str | None] = mapped_column(Text)
+    intake_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    route: Mapped[Route | None] = relationship()
+
+    __table_args__ = (Index("ix_items_status_created", "status", "created_at"),)
+
+
+class Event(Base):
+    """One state change of an item: append-only, never updated or deleted."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OutboxMessage(Base):
+    """A message owed to Slack, written in the same transaction as the change it reports."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    attempt_started_at: Mapped[datetime | None]
+    outcome_uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),)

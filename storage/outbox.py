@@ -1,0 +1,139 @@
+"""The outbox table's queries: enqueue in the caller's transaction, claim due rows, record outcomes.
+
+A row is claimed by setting it to `sending` with a lease. A row still `sending` after its lease
+ran out belongs to a dispatcher that died mid-delivery: it is claimed again and marked
+`outcome_uncertain`, so that its delivery first checks whether Slack already has the message.
+Messages about one item go out in the order they were written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from storage.models import OutboxMessage, OutboxStatus
+
+_UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+def enqueue(
+    *, session: Session, kind: str, payload: dict[str, Any], item_id: int | None, now: datetime
+) -> OutboxMessage:
+    message = OutboxMessage(
+        kind=kind,
+        payload=payload,
+        item_id=item_id,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        outcome_uncertain=False,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
+    """Claim up to `limit` due messages for this dispatcher. Commit right after."""
+    earlier = aliased(OutboxMessage)
+    blocked_by_earlier = exists().where(
+        earlier.item_id == OutboxMessage.item_id,
+        earlier.id < OutboxMessage.id,
+        earlier.status.in_(_UNFINISHED),
+    )
+    due = or_(
+        and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_until <= now),
+    )
+    query = (
+        select(OutboxMessage)
+        .where(due, or_(OutboxMessage.item_id.is_(None), ~blocked_by_earlier))
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
+    claimed = list(session.scalars(query))
+    for message in claimed:
+        if message.status is OutboxStatus.SENDING:
+            message.outcome_uncertain = True
+        message.status = OutboxStatus.SENDING
+        message.claimed_until = now + lease
+        message.attempt_started_at = now
+        message.attempts += 1
+    session.flush()
+    return claimed
+
+
+def mark_sent(
+    *, session: Session, message_id: int, result: dict[str, Any], now: datetime
+) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status=OutboxStatus.SENT,
+            result=result,
+            sent_at=now,
+            claimed_until=None,
+            outcome_uncertain=False,
+            last_error=None,
+        )
+    )
+
+
+def mark_retry(
+    *, session: Session, message_id: int, error: str, retry_at: datetime, uncertain: bool
+) -> None:
+    values: dict[str, Any] = {
+        "status": OutboxStatus.PENDING,
+        "next_attempt_at": retry_at,
+        "claimed_until": None,
+        "last_error": error,
+    }
+    if uncertain:
+        values["outcome_uncertain"] = True
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+
+
+def mark_failed(*, session: Session, message_id: int, error: str) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status=OutboxStatus.FAILED, claimed_until=None, last_error=error)
+    )
+
+
+def next_due_at(*, session: Session) -> datetime | None:
+    """When the soonest pending message falls due, to know how long the dispatcher may sleep."""
+    return session.scalar(
+        select(OutboxMessage.next_attempt_at)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .order_by(OutboxMessage.next_attempt_at)
+        .limit(1)
+    )
+
+
+def counts_by_status(*, session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ).all()
+    return {str(status): count for status, count in rows}
+
+
+def release(*, session: Session, message_id: int, retry_at: datetime) -> None:
+    """Undo a claim that was never attempted: no attempt counted, nothing uncertain."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status=OutboxStatus.PENDING,
+            next_attempt_at=retry_at,
+            claimed_until=None,
+            attempts=OutboxMessage.attempts - 1,
+        )
+    )
