@@ -64,9 +64,7 @@ def file_submission(deps: Deps, submission: Submission) -> int:
     intake_key (a double-submitted modal) files nothing new."""
     try:
         with transaction(deps.session_factory) as session:
-            item = file_item(
-                session=session, submission=submission, triage=deps.triage, now=deps.clock()
-            )
+            item = file_item(session=session, submission=submission, triage=deps.triage, now=deps.clock())
             number = item.id
     except IntegrityError:
         if submission.intake_key is None:
@@ -82,7 +80,12 @@ def file_submission(deps: Deps, submission: Submission) -> int:
 
 
 def filing_view(
-    deps: Deps, *, kind: ItemKind, context: ModalContext, text: str = "", source_note: str | None = None
+    deps: Deps,
+    *,
+    kind: ItemKind,
+    context: ModalContext,
+    text: str = "",
+    source_note: str | None = None,
 ) -> View:
     with deps.session_factory() as session:
         areas = [route.area for route in route_queries.active_routes(session=session)]

@@ -138,7 +138,8 @@ def _serve_socket_mode(runtime: Runtime, settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     log.info("connecting to Slack over Socket Mode")
-    SocketModeHandler(runtime.app, settings.slack_app_token).start()
+    handler = SocketModeHandler(runtime.app, settings.slack_app_token)
+    handler.start()  # type: ignore[no-untyped-call]
 
 
 def _stop_on_sigterm() -> None:
@@ -199,8 +200,7 @@ def _routes_list(_args: argparse.Namespace) -> int:
         print("Import some with `cxbot routes import routes.toml`.")
         return 0
     rows = [("AREA", "OWNER", "CHANNEL", "ESCALATE TO", "KEYWORDS")] + [
-        (r.area, r.owner, r.channel, r.escalate_to or "-", ", ".join(r.keywords) or "-")
-        for r in routes
+        (r.area, r.owner, r.channel, r.escalate_to or "-", ", ".join(r.keywords) or "-") for r in routes
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     for row in rows:

@@ -55,9 +55,7 @@ def post_card(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     item = _load_item(ctx, message)
     if item.source_channel and item.source_ts and not item.source_permalink:
         item.source_permalink = _permalink(ctx, item.source_channel, item.source_ts)
-    posted = post_message(
-        ctx, message, channel=item.channel, text=card_text(item), blocks=card_blocks(item)
-    )
+    posted = post_message(ctx, message, channel=item.channel, text=card_text(item), blocks=card_blocks(item))
     card_ts, permalink = str(posted["ts"]), item.source_permalink
 
     def store(session: Session) -> None:
@@ -76,9 +74,7 @@ def confirm_raiser(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     response_url = message.payload.get("response_url")
     if isinstance(response_url, str) and response_url and not message.outcome_uncertain:
         try:
-            post_to_response_url(
-                response_url, text=reply.text, blocks=reply.as_dicts(), timeout=ctx.timeout
-            )
+            post_to_response_url(response_url, text=reply.text, blocks=reply.as_dicts(), timeout=ctx.timeout)
         except ResponseUrlGone as gone:
             log.info("outbox #%s: response_url gone (%s); confirming by DM", message.id, gone)
         else:
@@ -93,9 +89,7 @@ DELIVERIES: dict[str, Delivery] = {
 }
 
 
-def send_dm(
-    ctx: DeliveryContext, message: OutboxMessage, *, user_id: str, reply: Reply
-) -> dict[str, Any]:
+def send_dm(ctx: DeliveryContext, message: OutboxMessage, *, user_id: str, reply: Reply) -> dict[str, Any]:
     opened = call(ctx.client.conversations_open, users=user_id)
     channel = str(opened["channel"]["id"])
     return post_message(ctx, message, channel=channel, text=reply.text, blocks=reply.blocks)

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from storage.db import transaction
 from bot.delivery import Delivered, Delivery, DeliveryContext
 from bot.slack_calls import PermanentFailure, TransientFailure
 from storage import outbox as queue
+from storage.db import transaction
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class Dispatcher:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._session_factory = session_factory
-        self._context = context
+        self.context = context
         self._deliveries = deliveries
         self._clock = clock
         self._batch_size = batch_size
@@ -87,7 +87,7 @@ class Dispatcher:
         try:
             if delivery is None:
                 raise PermanentFailure(f"no delivery for kind {message.kind!r}")
-            delivered = delivery(self._context, message)
+            delivered = delivery(self.context, message)
         except TransientFailure as failure:
             self._retry_later(message, failure)
         except PermanentFailure as failure:

@@ -61,7 +61,9 @@ def parse_routes(text: str, *, path: str) -> list[RouteSpec]:
     locator = _Locator(text, path)
     for key in document:
         if key != "routes":
-            raise locator.error(locator.top_level_line(key), f"unknown key {key!r}; expected [[routes]] tables")
+            raise locator.error(
+                locator.top_level_line(key), f"unknown key {key!r}; expected [[routes]] tables"
+            )
     tables = document.get("routes", [])
     if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
         raise locator.error(locator.top_level_line("routes"), "'routes' must be written as [[routes]] tables")
@@ -131,7 +133,11 @@ class _RouteFields:
         self.locator = locator
 
     def fail(self, key: str, problem: str) -> RoutesFileError:
-        line = self.locator.key_line(self.index, key) if key in self.table else self.locator.route_line(self.index)
+        line = (
+            self.locator.key_line(self.index, key)
+            if key in self.table
+            else self.locator.route_line(self.index)
+        )
         return self.locator.error(line, problem)
 
     def string(self, key: str) -> str:

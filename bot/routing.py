@@ -41,9 +41,7 @@ class Decision(Generic[R]):
     matched_keywords: tuple[str, ...] = ()
 
 
-def choose_route(
-    *, text: str, picked_area: str | None, routes: Sequence[R]
-) -> Decision[R]:
+def choose_route(*, text: str, picked_area: str | None, routes: Sequence[R]) -> Decision[R]:
     if picked_area:
         for route in routes:
             if route.area.casefold() == picked_area.casefold():

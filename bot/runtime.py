@@ -74,7 +74,10 @@ def build_runtime(
         deliveries=DELIVERIES,
         clock=clock,
     )
-    deps = Deps(
-        settings=settings, session_factory=session_factory, clock=clock, wake_outbox=dispatcher.wake
+    deps = Deps(settings=settings, session_factory=session_factory, clock=clock, wake_outbox=dispatcher.wake)
+    return Runtime(
+        engine=engine,
+        deps=deps,
+        app=create_app(deps, listener_executor=listener_executor),
+        dispatcher=dispatcher,
     )
-    return Runtime(engine=engine, deps=deps, app=create_app(deps, listener_executor=listener_executor), dispatcher=dispatcher)

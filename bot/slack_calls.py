@@ -103,9 +103,7 @@ class ResponseUrlGone(Exception):
 def post_to_response_url(url: str, *, text: str, blocks: list[dict[str, Any]], timeout: int) -> None:
     client = WebhookClient(url, timeout=timeout, retry_handlers=[])
     try:
-        response = client.send(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-        )
+        response = client.send(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
     except _NETWORK_ERRORS as error:
         raise TransientFailure(f"network: {error!r}", uncertain=True) from None
     if response.status_code == 200:

@@ -59,7 +59,9 @@ def _command_listener(deps: Deps, command: Command) -> Any:
             context = ModalContext(
                 response_url=command.get("response_url"), channel_id=command.get("channel_id")
             )
-            client.views_open(trigger_id=command["trigger_id"], view=filing_view(deps, kind=kind, context=context))
+            client.views_open(
+                trigger_id=command["trigger_id"], view=filing_view(deps, kind=kind, context=context)
+            )
             return
         assert isinstance(intent, FileNow)
         try:
@@ -121,7 +123,10 @@ def _submission_listener(deps: Deps, callback: Callback) -> Any:
         try:
             check_text(values.text, kind=kind)
         except InvalidSubmission as invalid:
-            ack(response_action="errors", errors={invalid.field or "what_happened": invalid.user_message})
+            ack(
+                response_action="errors",
+                errors={invalid.field or "what_happened": invalid.user_message},
+            )
             return
         submission = submission_from_modal(
             kind=kind,

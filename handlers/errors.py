@@ -44,7 +44,10 @@ def _tell_user(body: dict[str, Any], text: str) -> None:
     reply = simple(text)
     try:
         WebhookClient(response_url, timeout=5).send(
-            text=reply.text, blocks=reply.as_dicts(), response_type="ephemeral", replace_original=False
+            text=reply.text,
+            blocks=reply.as_dicts(),
+            response_type="ephemeral",
+            replace_original=False,
         )
     except Exception:
         log.warning("couldn't tell the user about an error", exc_info=True)

@@ -58,7 +58,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}  # noqa: RUF012
 
 
 class ItemKind(enum.StrEnum):
@@ -181,9 +181,7 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(32))
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[OutboxStatus] = mapped_column(
-        _enum(OutboxStatus), default=OutboxStatus.PENDING
-    )
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]

@@ -69,9 +69,7 @@ def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) 
     return claimed
 
 
-def mark_sent(
-    *, session: Session, message_id: int, result: dict[str, Any], now: datetime
-) -> None:
+def mark_sent(*, session: Session, message_id: int, result: dict[str, Any], now: datetime) -> None:
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
@@ -86,9 +84,7 @@ def mark_sent(
     )
 
 
-def mark_retry(
-    *, session: Session, message_id: int, error: str, retry_at: datetime, uncertain: bool
-) -> None:
+def mark_retry(*, session: Session, message_id: int, error: str, retry_at: datetime, uncertain: bool) -> None:
     values: dict[str, Any] = {
         "status": OutboxStatus.PENDING,
         "next_attempt_at": retry_at,
@@ -119,9 +115,7 @@ def next_due_at(*, session: Session) -> datetime | None:
 
 
 def counts_by_status(*, session: Session) -> dict[str, int]:
-    rows = session.execute(
-        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-    ).all()
+    rows = session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
     return {str(status): count for status, count in rows}
 
 

@@ -29,9 +29,7 @@ from tests.support import (
     TrackingExecutor,
 )
 
-POSTGRES_URL = os.environ.get(
-    "CXBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("CXBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("CXBOT_REQUIRE_POSTGRES") == "1"
 
 
@@ -141,9 +139,7 @@ def settings(database_url: str, fake_slack: FakeSlack, routes_file: Path) -> Set
 
 
 @pytest.fixture
-def start_bot(
-    settings: Settings, clock: FakeClock
-) -> Iterator[Callable[..., BotUnderTest]]:
+def start_bot(settings: Settings, clock: FakeClock) -> Iterator[Callable[..., BotUnderTest]]:
     """Start the bot over real HTTP; call again after stopping to simulate a restart."""
     served: list[ServedBot] = []
 

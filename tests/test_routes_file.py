@@ -38,14 +38,26 @@ def test_empty_file_means_no_routes() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "problem"),
     [
-        (GOOD.replace('escalate_to = "U0999ZZZZ"', 'escalate = "U0999ZZZZ"'), 8, "unknown key 'escalate'"),
+        (
+            GOOD.replace('escalate_to = "U0999ZZZZ"', 'escalate = "U0999ZZZZ"'),
+            8,
+            "unknown key 'escalate'",
+        ),
         (GOOD.replace('owner = "U0123ABCD"\n', ""), 3, "route 1 has no 'owner'"),
         (GOOD.replace('channel = "G0PRIVATE"\n', ""), 10, "route 2 has no 'channel'"),
         (GOOD.replace('"U0123ABCD"', '"alice"'), 5, "'owner' must be a user ID"),
         (GOOD.replace('"C0123ABCD"', '"#billing"'), 6, "'channel' must be a channel ID"),
         (GOOD.replace('"U0999ZZZZ"', '"C0999ZZZZ"'), 8, "'escalate_to' must be a user ID"),
-        (GOOD.replace('["Refund", "invoice", "refund"]', '"refund"'), 7, "'keywords' must be a list"),
-        (GOOD.replace('"onboarding"', '"Billing"'), 11, "area 'Billing' is already used by route 1"),
+        (
+            GOOD.replace('["Refund", "invoice", "refund"]', '"refund"'),
+            7,
+            "'keywords' must be a list",
+        ),
+        (
+            GOOD.replace('"onboarding"', '"Billing"'),
+            11,
+            "area 'Billing' is already used by route 1",
+        ),
         (GOOD.replace('"onboarding"', '"Not sure"'), 11, "'not sure' is reserved"),
         (GOOD.replace('"onboarding"', '"' + "x" * 76 + '"'), 11, "longer than 75"),
         (GOOD + "\nextra = 1\n", 15, "unknown key 'extra'"),

@@ -47,7 +47,10 @@ def test_everything_set(tmp_path: Path) -> None:
     ("change", "named"),
     [
         ({"SLACK_BOT_TOKEN": ""}, "SLACK_BOT_TOKEN is not set"),
-        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN must be a token that starts with 'xoxb-'"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxp-user-token"},
+            "SLACK_BOT_TOKEN must be a token that starts with 'xoxb-'",
+        ),
         ({"SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN must be a token"),
         ({"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET is not set"),
         ({"SLACK_SIGNING_SECRET": "not hex!"}, "SLACK_SIGNING_SECRET must be"),

@@ -83,9 +83,7 @@ def _owner_buttons(item: Item) -> ActionsBlock:
     return ActionsBlock(
         block_id=f"item_actions_{item.id}",
         elements=[
-            ButtonElement(
-                text="Acknowledge", action_id=ItemAction.ACKNOWLEDGE, value=value, style="primary"
-            ),
+            ButtonElement(text="Acknowledge", action_id=ItemAction.ACKNOWLEDGE, value=value, style="primary"),
             ButtonElement(text="Mark actioned", action_id=ItemAction.MARK_ACTIONED, value=value),
             ButtonElement(text="Decline", action_id=ItemAction.DECLINE, value=value),
             ButtonElement(text="Reassign", action_id=ItemAction.REASSIGN, value=value),

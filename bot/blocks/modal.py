@@ -92,7 +92,7 @@ def _customers() -> InputBlock:
         element=PlainTextInputElement(
             action_id=Field.CUSTOMERS,
             max_length=CUSTOMERS_MAX_LENGTH,
-            placeholder="A name, a segment, or \"everyone on the Pro plan\"",
+            placeholder='A name, a segment, or "everyone on the Pro plan"',
         ),
     )
 
@@ -125,9 +125,7 @@ def _area(areas: Sequence[str]) -> InputBlock:
         block_id=Field.AREA,
         label="Area",
         hint="Not sure? Pick that, and I'll route it by what you wrote.",
-        element=StaticSelectElement(
-            action_id=Field.AREA, options=options, initial_option=_NOT_SURE_OPTION
-        ),
+        element=StaticSelectElement(action_id=Field.AREA, options=options, initial_option=_NOT_SURE_OPTION),
     )
 
 

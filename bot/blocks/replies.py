@@ -69,9 +69,7 @@ def usage(command: str, *, unknown: str | None = None) -> Reply:
         f"*{command} help*  shows this.",
     ]
     if noun == "alarm":
-        lines.append(
-            "You can also raise any message as an alarm: *More actions (⋯) > Raise as CX alarm*."
-        )
+        lines.append("You can also raise any message as an alarm: *More actions (⋯) > Raise as CX alarm*.")
     text = "\n".join(lines)
     return Reply(text=f"How to use {command}", blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
 

@@ -1,0 +1,182 @@
+"""The `cxbot` command, in-process for its answers and as a real process for `run --http`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.cli import main
+from storage.db import make_engine
+from tests.fakeslack import FakeSlack
+from tests.support import ADMINS, BOT_TOKEN, SIGNING_SECRET, TRIAGE, signature
+
+SETTING_NAMES = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "DATABASE_URL", "CX_ROUTES_FILE", "CX_TRIAGE_CHANNEL", "CX_KUDOS_CHANNEL", "CX_DIGEST_CHANNEL", "CX_ADMINS", "CX_TIMEZONE", "PORT"]
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Iterator[dict[str, str]]:
+    """A clean environment in an empty directory, with only DATABASE_URL set."""
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    return {"DATABASE_URL": database_url}
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_migrate_then_up_to_date(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "migrate")
+    assert code == 0 and "Migrated the database schema from empty to" in out
+    code, out, _ = run_cli(capsys, "migrate")
+    assert code == 0 and "up to date" in out
+
+
+def test_routes_import_and_list(
+    env: dict[str, str], routes_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "routes", "list")
+    assert code == 0 and "No routes yet" in out
+    code, out, _ = run_cli(capsys, "routes", "import", str(routes_file))
+    assert code == 0
+    assert "added: billing, onboarding" in out and "2 active routes" in out
+    code, out, _ = run_cli(capsys, "routes", "list")
+    assert "billing" in out and "U0BILLING" in out and "refund, invoice, charged twice" in out
+
+    routes_file.write_text(routes_file.read_text().split('[[routes]]\narea = "onboarding"')[0])
+    code, out, _ = run_cli(capsys, "routes", "import", str(routes_file))
+    assert "retired: onboarding" in out and "unchanged: billing" in out
+    code, out, _ = run_cli(capsys, "routes", "list")
+    assert "onboarding" not in out
+
+
+def test_bad_routes_file_is_refused_with_file_line_and_problem(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[routes]]\narea = "billing"\nowner = "alice"\nchannel = "C0X1"\n')
+    code, _, err = run_cli(capsys, "routes", "import", str(bad))
+    assert code == 2
+    assert (
+        err.strip()
+        == f"cxbot: {bad}:3: 'owner' must be a user ID (U...) or user group ID (S...), got 'alice'"
+    )
+    code, _out, err = run_cli(capsys, "routes", "import", str(tmp_path / "missing.toml"))
+    assert code == 2 and "no such file" in err
+
+
+def test_run_names_the_first_missing_setting(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "run", "--http")
+    assert code == 2
+    assert err.strip().splitlines() == [err.strip()]
+    assert err.startswith("cxbot: CX_TRIAGE_CHANNEL is not set")
+
+
+def test_run_without_app_token_or_http_says_what_to_do(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("CX_TRIAGE_CHANNEL", TRIAGE)
+    monkeypatch.setenv("CX_ADMINS", ",".join(ADMINS))
+    code, _, err = run_cli(capsys, "run")
+    assert code == 2 and "SLACK_APP_TOKEN is not set" in err and "--http" in err
+    monkeypatch.setenv("PORT", "http")
+    code, _, err = run_cli(capsys, "run", "--http")
+    assert code == 2 and "SLACK_SIGNING_SECRET is not set" in err
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    code, _, err = run_cli(capsys, "run", "--http")
+    assert code == 2 and err.startswith("cxbot: PORT must be a number")
+
+
+def test_run_refuses_a_schema_from_a_newer_cxbot(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(capsys, "migrate")[0] == 0
+    engine = make_engine(env["DATABASE_URL"])
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    engine.dispose()
+    code, _, err = run_cli(capsys, "migrate")
+    assert code == 2 and "9999_future" in err and "newer cxbot" in err
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"cxbot exited with {process.returncode}: {process.stderr.read() if process.stderr else ''!r}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"cxbot did not serve {url} within {timeout} s")
+
+
+def test_cxbot_run_http_serves_slack_and_delivers(
+    env: dict[str, str], fake_slack: FakeSlack, routes_file: Path, tmp_path: Path
+) -> None:
+    port = _free_port()
+    child_env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.base_url,
+        "CX_TRIAGE_CHANNEL": TRIAGE,
+        "CX_ADMINS": ",".join(ADMINS),
+        "CX_ROUTES_FILE": str(routes_file),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--http", "--port", str(port), "--host", "127.0.0.1"],
+        env=child_env,
+        cwd=Path(__file__).resolve().parents[1],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_until_serving(f"http://127.0.0.1:{port}/healthz", process)
+        body = (
+            "command=%2Fcx-alarm&text=refund+missing&user_id=U0RAISER&channel_id=C0GENERAL"
+            f"&trigger_id=t1&team_id=T0TEST&response_url={fake_slack.response_url('cli')}"
+        ).encode()
+        stamp = int(time.time())
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/slack/events",
+            data=body,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": str(stamp),
+                "X-Slack-Signature": signature(body, stamp),
+            },
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert answer.status == 200
+        [card] = fake_slack.wait_for("chat.postMessage", timeout=20)
+        assert card.args["channel"] == "C0BILLING"
+        fake_slack.wait_for("response_url", timeout=20)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+    assert process.returncode == 0

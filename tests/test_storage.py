@@ -1,0 +1,180 @@
+"""Storage on SQLite and PostgreSQL: the outbox queue, routes import, items and events."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import Engine, inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.intake import Submission, Triage, file_item
+from bot.routes_file import parse_routes
+from storage import outbox as queue
+from storage import routes as route_queries
+from storage.db import transaction
+from storage.items import events_of
+from storage.models import ItemKind, OutboxMessage, OutboxStatus
+from storage.schema import schema_state
+from tests.support import FakeClock
+
+LEASE = timedelta(minutes=2)
+TRIAGE = Triage(channel="C0TRIAGE", admins=("U0ADMIN1",))
+ROUTES = """
+[[routes]]
+area = "billing"
+owner = "U0BILLING"
+channel = "C0BILLING"
+keywords = ["refund"]
+"""
+
+
+def test_migrations_reach_head_with_every_table(engine: Engine) -> None:
+    assert schema_state(engine).up_to_date
+    assert {"items", "routes", "events", "outbox", "alembic_version"} <= set(
+        inspect(engine).get_table_names()
+    )
+
+
+def _message(session: Session, clock: FakeClock, item_id: int | None, kind: str = "k") -> int:
+    return queue.enqueue(session=session, kind=kind, payload={"n": 1}, item_id=item_id, now=clock()).id
+
+
+def _file(session: Session, clock: FakeClock, text: str = "refund please") -> int:
+    item = file_item(
+        session=session,
+        submission=Submission(kind=ItemKind.ALARM, text=text, raiser_id="U0RAISER"),
+        triage=TRIAGE,
+        now=clock(),
+    )
+    return item.id
+
+
+def _claim(factory: sessionmaker[Session], clock: FakeClock, limit: int = 10) -> list[OutboxMessage]:
+    with transaction(factory) as session:
+        return queue.claim_due(session=session, now=clock(), lease=LEASE, limit=limit)
+
+
+def test_filing_writes_item_event_and_outbox_in_one_transaction(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with transaction(session_factory) as session:
+        route_queries.import_routes(session=session, specs=parse_routes(ROUTES, path="r"), now=clock())
+    try:
+        with transaction(session_factory) as session:
+            item_id = _file(session, clock)
+            raise RuntimeError("the request died before commit")
+    except RuntimeError:
+        pass
+    with session_factory() as session:
+        assert events_of(session=session, item_id=item_id) == []
+        assert session.get(OutboxMessage, 1) is None
+    with transaction(session_factory) as session:
+        item_id = _file(session, clock)
+    with session_factory() as session:
+        [event] = events_of(session=session, item_id=item_id)
+        assert event.kind == "filed"
+    assert [m.kind for m in _claim(session_factory, clock)] == ["post_card"]  # confirm waits for the card
+
+
+def test_messages_of_one_item_go_out_in_order(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with transaction(session_factory) as session:
+        first_item = _file(session, clock)
+        second_item = _file(session, clock, "lobby")
+        loose = _message(session, clock, None)
+    claimed = _claim(session_factory, clock)
+    assert [(m.item_id, m.kind) for m in claimed] == [
+        (first_item, "post_card"),
+        (second_item, "post_card"),
+        (None, "k"),
+    ]
+    assert _claim(session_factory, clock) == []  # the confirmations wait for their cards
+    with transaction(session_factory) as session:
+        queue.mark_sent(session=session, message_id=claimed[0].id, result={}, now=clock())
+        queue.mark_failed(session=session, message_id=claimed[1].id, error="channel_not_found")
+        queue.mark_sent(session=session, message_id=loose, result={}, now=clock())
+    assert [(m.item_id, m.kind) for m in _claim(session_factory, clock)] == [
+        (first_item, "confirm_raiser"),
+        (second_item, "confirm_raiser"),
+    ]
+
+
+def test_retry_waits_until_due(session_factory: sessionmaker[Session], clock: FakeClock) -> None:
+    with transaction(session_factory) as session:
+        message_id = _message(session, clock, None)
+    [claimed] = _claim(session_factory, clock)
+    with transaction(session_factory) as session:
+        queue.mark_retry(
+            session=session,
+            message_id=claimed.id,
+            error="boom",
+            retry_at=clock() + timedelta(seconds=8),
+            uncertain=False,
+        )
+    clock.advance(seconds=7)
+    assert _claim(session_factory, clock) == []
+    clock.advance(seconds=1)
+    [again] = _claim(session_factory, clock)
+    assert again.id == message_id and again.attempts == 2 and not again.outcome_uncertain
+
+
+def test_expired_lease_is_reclaimed_as_uncertain(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with transaction(session_factory) as session:
+        _message(session, clock, None)
+    [claimed] = _claim(session_factory, clock)
+    assert claimed.status is OutboxStatus.SENDING and not claimed.outcome_uncertain
+    clock.advance(seconds=LEASE.total_seconds() - 1)
+    assert _claim(session_factory, clock) == []
+    clock.advance(seconds=1)
+    [reclaimed] = _claim(session_factory, clock)
+    assert reclaimed.outcome_uncertain and reclaimed.attempts == 2
+
+
+def test_concurrent_dispatchers_never_claim_the_same_message(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with transaction(session_factory) as session:
+        for _ in range(60):
+            _message(session, clock, None)
+    results: list[list[int]] = []
+    barrier = threading.Barrier(4)
+
+    def dispatcher() -> None:
+        barrier.wait()
+        mine: list[int] = []
+        while batch := _claim(session_factory, clock, limit=3):
+            mine += [m.id for m in batch]
+        results.append(mine)
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    claimed = [message_id for mine in results for message_id in mine]
+    assert len(claimed) == 60 and len(set(claimed)) == 60
+
+
+def test_routes_import_adds_changes_and_retires(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    two = ROUTES + '\n[[routes]]\narea = "onboarding"\nowner = "S0ONB"\nchannel = "C0ONB"\n'
+    with transaction(session_factory) as session:
+        summary = route_queries.import_routes(session=session, specs=parse_routes(two, path="r"), now=clock())
+    assert summary.added == ("billing", "onboarding")
+    changed = ROUTES.replace("U0BILLING", "U0NEWOWNER")
+    with transaction(session_factory) as session:
+        summary = route_queries.import_routes(
+            session=session, specs=parse_routes(changed, path="r"), now=clock()
+        )
+    assert (summary.changed, summary.retired) == (("billing",), ("onboarding",))
+    with session_factory() as session:
+        active = route_queries.active_routes(session=session)
+    assert [(r.area, r.owner) for r in active] == [("billing", "U0NEWOWNER")]
+    with transaction(session_factory) as session:
+        summary = route_queries.import_routes(session=session, specs=parse_routes(two, path="r"), now=clock())
+    assert summary.added == () and set(summary.changed) == {"billing", "onboarding"}
