@@ -3,12 +3,15 @@ WSGI adapter. Commands, interactivity and events all arrive at one URL, /slack/e
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
+
+log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -24,7 +27,14 @@ def wsgi_app(app: App) -> Callable[[dict[str, Any], StartResponse], Iterable[byt
         if environ.get("PATH_INFO") == HEALTH_PATH:
             start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
             return [b"ok"]
-        result: Iterable[bytes] = bolt(environ, start_response)
+        try:
+            result: Iterable[bytes] = bolt(environ, start_response)
+        except Exception:
+            # Bolt parses the body before anything else; a body that isn't Slack's form or JSON
+            # (or a payload field that isn't JSON) is the sender's mistake, not a server error.
+            log.warning("refused a request Bolt could not read", exc_info=True)
+            start_response("400 Bad Request", [("Content-Type", "text/plain"), ("Content-Length", "11")])
+            return [b"bad request"]
         return result
 
     return application

@@ -9,6 +9,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -46,12 +48,19 @@ def _state(connection: Connection) -> SchemaState:
     head = script.get_current_head()
     assert head is not None, "storage/migrations has no revisions"
     current = MigrationContext.configure(connection).get_current_revision()
-    if current is not None and script.get_revision(current) is None:
+    if current is not None and not _known(script, current):
         raise SchemaError(
             f"the database is at schema revision {current}, which this version of cxbot "
             "does not know; it was migrated by a newer cxbot"
         )
     return SchemaState(current=current, head=head)
+
+
+def _known(script: ScriptDirectory, revision_id: str) -> bool:
+    try:
+        return script.get_revision(revision_id) is not None
+    except (CommandError, ResolutionError):
+        return False
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:

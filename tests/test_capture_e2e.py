@@ -234,7 +234,8 @@ def test_double_submitted_form_files_once(bot: BotUnderTest, fake_slack: FakeSla
     assert bot.interaction(payload).status == 200
     bot.settle()
     assert len(items(bot)) == 1
-    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert len(card_calls(fake_slack, TRIAGE)) == 1
+    assert len(fake_slack.calls_to("conversations.open")) == 1  # one confirmation, by DM: no response_url
 
 
 def test_malformed_form_values_read_as_unset(bot: BotUnderTest, fake_slack: FakeSlack) -> None:
@@ -332,8 +333,8 @@ def test_owner_buttons_reach_a_handler(bot: BotUnderTest, fake_slack: FakeSlack)
         assert bot.interaction(payload).status == 200
     bot.settle()
     answers = confirmations(fake_slack)
-    assert len(answers) == 1 + 4  # the filing confirmation, then one answer per button
-    assert all(a.args["response_type"] == "ephemeral" for a in answers[1:])
+    assert [a.path.rsplit("/", 1)[1] for a in answers] == [b["action_id"] for b in actions["elements"]]
+    assert all(a.args["response_type"] == "ephemeral" for a in answers)
 
 
 # Nothing leaked into a ping ------------------------------------------------------------------------------
@@ -425,3 +426,24 @@ def test_item_and_outbox_rows_commit_together(bot: BotUnderTest) -> None:
     factory = bot.runtime.deps.session_factory
     assert _count(factory, Item) == 1
     assert _count(factory, OutboxMessage) == 2  # the card and the raiser's confirmation
+
+
+# Bad input is never a 500 ---------------------------------------------------------------------------------
+
+
+def test_malformed_requests_are_never_a_server_error(bot: BotUnderTest, fake_slack: FakeSlack) -> None:
+    form = "application/x-www-form-urlencoded"
+    answers = [
+        bot.send(b"payload=not-json", form),
+        bot.send(b"{not json", "application/json"),
+        bot.send(b"command=%2Fcx-alarm&text=refund", form),  # no user, no trigger
+        bot.send(b"command=%2Fcx-alarm&text=", form),
+        bot.send(b"command=%2Fcx-unknown&text=x", form),
+        bot.interaction({"type": "block_actions", "actions": [{"action_id": "item_acknowledge"}]}),
+        bot.interaction({"type": "message_action", "callback_id": "cx_raise_from_message"}),
+        bot.interaction({**view_submission(callback_id="cx_file_alarm", values={}), "user": None}),
+        bot.interaction(view_submission(callback_id="cx_file_alarm", values={"what_happened": "x"})),
+    ]
+    bot.settle()
+    assert [a.status for a in answers if a.status >= 500] == []
+    assert items(bot) == []

@@ -20,7 +20,20 @@ from storage.db import make_engine
 from tests.fakeslack import FakeSlack
 from tests.support import ADMINS, BOT_TOKEN, SIGNING_SECRET, TRIAGE, signature
 
-SETTING_NAMES = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "DATABASE_URL", "CX_ROUTES_FILE", "CX_TRIAGE_CHANNEL", "CX_KUDOS_CHANNEL", "CX_DIGEST_CHANNEL", "CX_ADMINS", "CX_TIMEZONE", "PORT"]
+SETTING_NAMES = [
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "DATABASE_URL",
+    "CX_ROUTES_FILE",
+    "CX_TRIAGE_CHANNEL",
+    "CX_KUDOS_CHANNEL",
+    "CX_DIGEST_CHANNEL",
+    "CX_ADMINS",
+    "CX_TIMEZONE",
+    "PORT",
+]
 
 
 @pytest.fixture

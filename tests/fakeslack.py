@@ -1,0 +1,581 @@
+"""A fake Slack Web API on loopback: records the bot's calls, answers them, and checks each against
+Slack's published OpenAPI spec (../shared/slack/web_api_openapi_v2.json) and Block Kit limits.
+
+An unknown method, a missing required argument, or a block Slack would reject is recorded as a
+violation, answered as Slack would ({"ok": false, "error": ...}), and fails the test at teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import threading
+import time
+import urllib.parse
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "slack" / "web_api_openapi_v2.json"
+
+# Methods the bot may call that the spec lacks (they came after it), with their required arguments.
+EXTRA_METHODS: dict[str, frozenset[str]] = {
+    "apps.connections.open": frozenset(),
+}
+# Arguments slack_sdk sends as JSON strings in form bodies; decoded for assertions.
+_JSON_ARGUMENTS = ("blocks", "attachments", "view", "metadata")
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    path: str
+    fault: str | None = None
+    response: dict[str, Any] = field(default_factory=dict)
+
+    def all_text(self) -> str:
+        """Every string in the call's arguments, joined: what a reader (or a ping) could see."""
+        return "\n".join(_strings(self.args))
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+@dataclass
+class _Fault:
+    status: int
+    retry_after: int | None
+    error: str | None
+    delay: float
+
+
+@cache
+def _required_arguments(spec_path: Path) -> dict[str, frozenset[str]]:
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    methods: dict[str, frozenset[str]] = {}
+    for path, operations in spec["paths"].items():
+        required = set()
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("required"):
+                    required.add(parameter["name"])
+        methods[path.lstrip("/")] = frozenset(required)
+    return methods
+
+
+class FakeSlack:
+    def __init__(self, spec_path: Path | None = None) -> None:
+        path = spec_path or Path(os.environ.get("CXBOT_SLACK_SPEC", SPEC_PATH))
+        self.methods = {**_required_arguments(path), **EXTRA_METHODS}
+        self._calls: list[Call] = []
+        self._violations: list[str] = []
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._users: dict[str, dict[str, Any]] = {}
+        self._groups: dict[str, list[str]] = {}
+        self._history: dict[str, list[dict[str, Any]]] = {}
+        self._last_ts = 0.0
+        self._views = itertools.count(1)
+        self._changed = threading.Condition()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # Lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> FakeSlack:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+            def do_GET(self) -> None:
+                fake._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def root(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root}/api/"
+
+    def response_url(self, name: str = "r") -> str:
+        return f"{self.root}/response/{urllib.parse.quote(name)}"
+
+    # What tests read and set ----------------------------------------------------------------------
+    @property
+    def calls(self) -> list[Call]:
+        with self._changed:
+            return list(self._calls)
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    @property
+    def violations(self) -> list[str]:
+        with self._changed:
+            return list(self._violations)
+
+    def assert_no_violations(self) -> None:
+        if self.violations:
+            raise AssertionError("calls Slack would reject:\n" + "\n".join(self.violations))
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [call for call in self._calls if call.method == method]
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = [call.method for call in self._calls]
+                    raise AssertionError(f"waited {timeout} s for {count} {method} call(s); saw {seen}")
+                self._changed.wait(remaining)
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 500,
+        times: int = 1,
+        retry_after: int | None = None,
+        error: str | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Make the next `times` calls to `method` fail. `status=200` with `error` answers
+        {"ok": false, "error": error}; `status=200` with only `delay` does the call (a post is
+        posted) but answers late, to provoke a client timeout after Slack acted."""
+        with self._changed:
+            queue = self._faults.setdefault(method, deque())
+            for _ in range(times):
+                queue.append(_Fault(status, retry_after, error, delay))
+
+    def set_user(
+        self, user_id: str, *, tz: str = "America/New_York", is_bot: bool = False, deleted: bool = False
+    ) -> None:
+        self._users[user_id] = {"tz": tz, "is_bot": is_bot, "deleted": deleted}
+
+    def set_usergroup(self, group_id: str, users: list[str]) -> None:
+        self._groups[group_id] = list(users)
+
+    # Serving --------------------------------------------------------------------------------------
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        try:
+            path = urllib.parse.urlsplit(request.path).path
+            args, token = self._arguments(request)
+            if path.startswith("/response/"):
+                self._answer_response_url(request, path, args)
+            elif path.startswith("/api/"):
+                self._answer_method(request, path, path[len("/api/") :], args, token)
+            else:
+                _send(request, 404, b"not found", "text/plain")
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client gave up waiting (a timeout the test provoked)
+        except Exception as error:  # the fake must never take a test down with it
+            with self._changed:
+                self._violations.append(f"fake Slack crashed on {request.path}: {error!r}")
+            _send(request, 500, b"fake crashed", "text/plain")
+
+    def _arguments(self, request: BaseHTTPRequestHandler) -> tuple[dict[str, Any], str | None]:
+        query = urllib.parse.urlsplit(request.path).query
+        args: dict[str, Any] = dict(urllib.parse.parse_qsl(query))
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length) if length else b""
+        content_type = request.headers.get("Content-Type", "")
+        if raw and "json" in content_type:
+            body = json.loads(raw)
+            if isinstance(body, dict):
+                args.update(body)
+        elif raw:
+            args.update(dict(urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True)))
+        for name in _JSON_ARGUMENTS:
+            if isinstance(args.get(name), str):
+                with contextlib.suppress(ValueError):
+                    args[name] = json.loads(args[name])
+        authorization = request.headers.get("Authorization", "")
+        token = authorization.removeprefix("Bearer ").strip() or args.get("token")
+        return args, token or None
+
+    def _next_fault(self, method: str) -> _Fault | None:
+        with self._changed:
+            queue = self._faults.get(method)
+            return queue.popleft() if queue else None
+
+    def _record(self, call: Call) -> None:
+        with self._changed:
+            self._calls.append(call)
+            self._changed.notify_all()
+
+    def _violation(self, text: str) -> None:
+        with self._changed:
+            self._violations.append(text)
+
+    def _answer_response_url(self, request: BaseHTTPRequestHandler, path: str, args: dict[str, Any]) -> None:
+        fault = self._next_fault("response_url")
+        name = "response_url"
+        if fault is not None and fault.status != 200:
+            self._record(Call(name, args, None, path, fault=f"http_{fault.status}"))
+            _send(request, fault.status, b"expired_url" if fault.status == 404 else b"error", "text/plain")
+            return
+        problem = _message_problem(args, limit=50)
+        if problem:
+            self._violation(f"response_url: {problem}")
+        self._record(Call(name, args, None, path))
+        _send(request, 200, b"ok", "text/plain")
+
+    def _answer_method(
+        self, request: BaseHTTPRequestHandler, path: str, method: str, args: dict[str, Any], token: str | None
+    ) -> None:
+        problem = self._check(method, args, token)
+        if problem is not None:
+            error, text = problem
+            self._violation(f"{method}: {text}")
+            answer = {"ok": False, "error": error}
+            self._record(Call(method, args, token, path, fault=error, response=answer))
+            _send_json(request, 200, answer)
+            return
+        fault = self._next_fault(method)
+        if fault is not None and (fault.status != 200 or fault.error):
+            self._answer_fault(request, path, method, args, token, fault)
+            return
+        answer = self._respond(method, args)
+        self._record(Call(method, args, token, path, response=answer))
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        _send_json(request, 200, answer)
+
+    def _answer_fault(
+        self,
+        request: BaseHTTPRequestHandler,
+        path: str,
+        method: str,
+        args: dict[str, Any],
+        token: str | None,
+        fault: _Fault,
+    ) -> None:
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.status == 200:
+            answer = {"ok": False, "error": fault.error}
+            self._record(Call(method, args, token, path, fault=fault.error, response=answer))
+            _send_json(request, 200, answer)
+        elif fault.status == 429:
+            answer = {"ok": False, "error": "ratelimited"}
+            self._record(Call(method, args, token, path, fault="http_429", response=answer))
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            _send_json(request, 429, answer, headers)
+        else:
+            self._record(Call(method, args, token, path, fault=f"http_{fault.status}"))
+            _send(request, fault.status, b"error", "text/plain")
+
+    # Validation -----------------------------------------------------------------------------------
+    def _check(self, method: str, args: dict[str, Any], token: str | None) -> tuple[str, str] | None:
+        if method not in self.methods:
+            return "unknown_method", "no such method in Slack's Web API"
+        if not token:
+            return "not_authed", "no token"
+        missing = sorted(
+            name for name in self.methods[method] if name != "token" and args.get(name) in (None, "")
+        )
+        if missing:
+            return "invalid_arguments", f"missing required argument(s) {', '.join(missing)}"
+        if method in {"chat.postMessage", "chat.update", "chat.postEphemeral"}:
+            problem = _message_problem(args, limit=50)
+            if problem:
+                return "invalid_blocks", problem
+        if method in {"views.open", "views.update", "views.push", "views.publish"}:
+            problem = _view_problem(args.get("view"))
+            if problem:
+                return "invalid_arguments", problem
+        return None
+
+    # Answers --------------------------------------------------------------------------------------
+    def _respond(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://cxbot-test.slack.com/",
+                "team": "Test",
+                "user": "cxbot",
+                "team_id": "T0TEST",
+                "user_id": "U0BOT",
+                "bot_id": "B0BOT",
+            }
+        if method == "chat.postMessage":
+            return self._post(args)
+        if method == "chat.update":
+            return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": args.get("text", "")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": self._next_ts()}
+        if method == "chat.getPermalink":
+            channel, ts = str(args["channel"]), str(args["message_ts"])
+            permalink = f"https://cxbot-test.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+            return {"ok": True, "channel": channel, "permalink": permalink}
+        if method == "conversations.open":
+            users = str(args.get("users") or "")
+            return {"ok": True, "channel": {"id": _dm_channel(users.split(",")[0])}}
+        if method == "conversations.join":
+            return {"ok": True, "channel": {"id": args["channel"]}}
+        if method == "conversations.history":
+            return self._history_answer(args)
+        if method.startswith("views."):
+            view = dict(args.get("view") or {})
+            view.update({"id": f"V{next(self._views):08d}", "hash": f"h{time.monotonic_ns()}"})
+            return {"ok": True, "view": view}
+        if method == "users.info":
+            return self._user(str(args.get("user") or ""))
+        if method == "usergroups.users.list":
+            group = str(args["usergroup"])
+            if group not in self._groups:
+                return {"ok": False, "error": "no_such_subteam"}
+            return {"ok": True, "users": self._groups[group]}
+        return {"ok": True}
+
+    def _next_ts(self) -> str:
+        """Unique, increasing, and near the wall clock, like Slack's."""
+        with self._changed:
+            self._last_ts = max(time.time(), self._last_ts + 0.000001)
+            return f"{self._last_ts:.6f}"
+
+    def _post(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args["channel"])
+        if channel[:1] in {"U", "W"}:
+            channel = _dm_channel(channel)
+        ts = self._next_ts()
+        message: dict[str, Any] = {
+            "type": "message",
+            "text": args.get("text", ""),
+            "ts": ts,
+            "user": "U0BOT",
+            "bot_id": "B0BOT",
+        }
+        for key in ("blocks", "thread_ts", "metadata"):
+            if args.get(key) is not None:
+                message[key] = args[key]
+        with self._changed:
+            self._history.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _history_answer(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args["channel"])
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or 1e12)
+        limit = int(args.get("limit") or 100)
+        with self._changed:
+            posted = list(self._history.get(channel, []))
+        kept = [m for m in posted if oldest <= float(m["ts"]) <= latest]
+        kept.reverse()
+        return {"ok": True, "messages": kept[:limit], "has_more": len(kept) > limit}
+
+    def _user(self, user_id: str) -> dict[str, Any]:
+        if user_id not in self._users:
+            return {"ok": False, "error": "user_not_found"}
+        user = self._users[user_id]
+        offset = datetime.now(UTC).astimezone(ZoneInfo(user["tz"])).utcoffset()
+        return {
+            "ok": True,
+            "user": {
+                "id": user_id,
+                "tz": user["tz"],
+                "tz_offset": int(offset.total_seconds()) if offset else 0,
+                "is_bot": user["is_bot"],
+                "deleted": user["deleted"],
+                "real_name": f"User {user_id}",
+                "profile": {"display_name": user_id.lower()},
+            },
+        }
+
+
+def _dm_channel(user_id: str) -> str:
+    return "D" + user_id[1:]
+
+
+def _send(
+    request: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    request.send_response(status)
+    request.send_header("Content-Type", content_type)
+    request.send_header("Content-Length", str(len(body)))
+    for name, value in (headers or {}).items():
+        request.send_header(name, value)
+    request.end_headers()
+    request.wfile.write(body)
+
+
+def _send_json(
+    request: BaseHTTPRequestHandler,
+    status: int,
+    answer: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> None:
+    _send(request, status, json.dumps(answer).encode(), "application/json; charset=utf-8", headers)
+
+
+# Block Kit limits Slack enforces -----------------------------------------------------------------------
+
+
+def _message_problem(args: dict[str, Any], *, limit: int) -> str | None:
+    text, blocks = args.get("text"), args.get("blocks")
+    if not text and not blocks:
+        return "a message needs text or blocks"
+    if isinstance(text, str) and len(text) > 40000:
+        return f"text is {len(text)} characters; the limit is 40,000"
+    if blocks is not None:
+        return _blocks_problem(blocks, limit)
+    return None
+
+
+def _view_problem(view: Any) -> str | None:
+    if not isinstance(view, dict):
+        return "view must be a JSON object"
+    for key, most in (("title", 24), ("submit", 24), ("close", 24)):
+        part = view.get(key)
+        if part is not None:
+            problem = _text_problem(part, most, f"view {key}", plain_only=True)
+            if problem:
+                return problem
+    if view.get("type") == "modal" and view.get("title") is None:
+        return "a modal needs a title"
+    if len(str(view.get("private_metadata") or "")) > 3000:
+        return "private_metadata is over 3,000 characters"
+    if len(str(view.get("callback_id") or "")) > 255:
+        return "callback_id is over 255 characters"
+    return _blocks_problem(view.get("blocks"), 100)
+
+
+def _blocks_problem(blocks: Any, limit: int) -> str | None:
+    if not isinstance(blocks, list):
+        return "blocks must be a list"
+    if len(blocks) > limit:
+        return f"{len(blocks)} blocks; the limit is {limit}"
+    for index, block in enumerate(blocks):
+        problem = _block_problem(block)
+        if problem:
+            return f"block {index}: {problem}"
+    return None
+
+
+def _block_problem(block: Any) -> str | None:
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        return "each block must be an object with a type"
+    if len(str(block.get("block_id") or "")) > 255:
+        return "block_id over 255 characters"
+    kind = block["type"]
+    checks: list[str | None] = []
+    if kind == "section":
+        if block.get("text") is None and not block.get("fields"):
+            return "a section needs text or fields"
+        if block.get("text") is not None:
+            checks.append(_text_problem(block["text"], 3000, "section text"))
+        fields = block.get("fields") or []
+        if len(fields) > 10:
+            return "more than 10 fields"
+        checks += [_text_problem(f, 2000, "section field") for f in fields]
+        if block.get("accessory") is not None:
+            checks.append(_element_problem(block["accessory"]))
+    elif kind == "header":
+        checks.append(_text_problem(block.get("text"), 150, "header", plain_only=True))
+    elif kind == "context":
+        elements = block.get("elements") or []
+        if not elements or len(elements) > 10:
+            return "a context block needs 1 to 10 elements"
+        checks += [_text_problem(e, 3000, "context element") for e in elements if e.get("type") != "image"]
+    elif kind == "actions":
+        elements = block.get("elements") or []
+        if not elements or len(elements) > 25:
+            return "an actions block needs 1 to 25 elements"
+        checks += [_element_problem(e) for e in elements]
+    elif kind == "input":
+        checks.append(_text_problem(block.get("label"), 2000, "input label", plain_only=True))
+        checks.append(_element_problem(block.get("element")))
+    elif kind not in {"divider", "image", "rich_text", "markdown", "video", "file"}:
+        return f"unknown block type {kind!r}"
+    return next((problem for problem in checks if problem), None)
+
+
+def _element_problem(element: Any) -> str | None:
+    if not isinstance(element, dict):
+        return "an element must be an object"
+    if len(str(element.get("action_id") or "")) > 255:
+        return "action_id over 255 characters"
+    kind = element.get("type")
+    if kind == "button":
+        if len(str(element.get("value") or "")) > 2000:
+            return "button value over 2,000 characters"
+        return _text_problem(element.get("text"), 75, "button text", plain_only=True)
+    if kind in {"static_select", "checkboxes", "radio_buttons", "multi_static_select"}:
+        options = element.get("options") or []
+        if not options or len(options) > 100:
+            return f"{kind} needs 1 to 100 options"
+        for option in options:
+            problem = _text_problem(option.get("text"), 75, "option text")
+            if problem:
+                return problem
+            if len(str(option.get("value") or "")) > 150:
+                return "option value over 150 characters"
+        return None
+    if kind == "plain_text_input":
+        if int(element.get("max_length") or 0) > 3000:
+            return "plain_text_input max_length over 3,000"
+        if len(str(element.get("initial_value") or "")) > int(element.get("max_length") or 3000):
+            return "initial_value longer than max_length"
+    return None
+
+
+def _text_problem(text: Any, limit: int, where: str, *, plain_only: bool = False) -> str | None:
+    if not isinstance(text, dict) or text.get("type") not in {"plain_text", "mrkdwn"}:
+        return f"{where} must be a plain_text or mrkdwn text object"
+    if plain_only and text["type"] != "plain_text":
+        return f"{where} must be plain_text"
+    value = text.get("text")
+    if not isinstance(value, str) or not value:
+        return f"{where} is empty"
+    if len(value) > limit:
+        return f"{where} is {len(value)} characters; the limit is {limit}"
+    return None
