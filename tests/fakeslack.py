@@ -69,6 +69,11 @@ class _Fault:
 
 @cache
 def _required_arguments(spec_path: Path) -> dict[str, frozenset[str]]:
+    if not spec_path.is_file():
+        raise FileNotFoundError(
+            f"Slack's Web API spec is not at {spec_path}: check out ../shared beside this repository, "
+            "or point CXBOT_SLACK_SPEC at web_api_openapi_v2.json"
+        )
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     methods: dict[str, frozenset[str]] = {}
     for path, operations in spec["paths"].items():
