@@ -7,7 +7,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -15,13 +16,15 @@ from dotenv import load_dotenv
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import system_clock
 from bot.routes_file import RoutesFileError
 from bot.runtime import Runtime, build_runtime, import_routes_file, migrate
 from bot.settings import Settings, SettingsError, load_settings
+from storage import outbox as queue
 from storage import routes as route_queries
-from storage.db import make_engine, make_session_factory
+from storage.db import make_engine, make_session_factory, transaction
 from storage.schema import SchemaError, schema_state
 
 log = logging.getLogger("cxbot")
@@ -80,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     route_import.set_defaults(handler=_routes_import)
     route_list = route_commands.add_parser("list", help="show the active routes")
     route_list.set_defaults(handler=_routes_list)
+
+    outbox = commands.add_parser("outbox", help="show undelivered messages, or send failed ones again")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
+    outbox.set_defaults(handler=_outbox_status)
+    outbox_retry = outbox_commands.add_parser("retry", help="send every failed message again")
+    outbox_retry.set_defaults(handler=_outbox_retry)
     return parser
 
 
@@ -188,13 +197,8 @@ def _routes_import(args: argparse.Namespace) -> int:
 
 
 def _routes_list(_args: argparse.Namespace) -> int:
-    engine = make_engine(_settings(need_slack=False).database_url)
-    try:
-        migrate(engine)
-        with make_session_factory(engine)() as session:
-            routes = route_queries.active_routes(session=session)
-    finally:
-        engine.dispose()
+    with _database() as factory, factory() as session:
+        routes = route_queries.active_routes(session=session)
     if not routes:
         print("No routes yet: every item goes to CX_TRIAGE_CHANNEL as a grey area.")
         print("Import some with `cxbot routes import routes.toml`.")
@@ -206,6 +210,40 @@ def _routes_list(_args: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
     return 0
+
+
+def _outbox_status(_args: argparse.Namespace) -> int:
+    with _database() as factory, factory() as session:
+        counts = queue.counts_by_status(session=session)
+        failed = queue.failed_messages(session=session)
+    summary = ", ".join(
+        f"{counts.get(status, 0)} {status}" for status in ("pending", "sending", "sent", "failed")
+    )
+    print(f"Outbox: {summary}.")
+    for message in failed:
+        print(f"  #{message.id} {message.kind} (item #{message.item_id}): {message.last_error}")
+    if failed:
+        print("Fix the cause (say, invite the bot to the channel), then run `cxbot outbox retry`.")
+    return 0
+
+
+def _outbox_retry(_args: argparse.Namespace) -> int:
+    with _database() as factory, transaction(factory) as session:
+        count = queue.requeue_failed(session=session, now=system_clock())
+    print(
+        f"{count} failed message{'s' if count != 1 else ''} queued again; a running cxbot sends them shortly."
+    )
+    return 0
+
+
+@contextmanager
+def _database() -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(_settings(need_slack=False).database_url)
+    try:
+        migrate(engine)
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 300.0
 LEASE = timedelta(minutes=2)
 IDLE_POLL_SECONDS = 5.0
+MIN_IDLE_SECONDS = 0.05
 
 
 def backoff_seconds(attempts: int, *, jitter: Callable[[], float] = random.random) -> float:
@@ -190,4 +191,4 @@ class Dispatcher:
             return IDLE_POLL_SECONDS
         if due is None:
             return IDLE_POLL_SECONDS
-        return max(0.0, min((due - now).total_seconds(), IDLE_POLL_SECONDS))
+        return max(MIN_IDLE_SECONDS, min((due - now).total_seconds(), IDLE_POLL_SECONDS))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from storage.models import OutboxMessage, OutboxStatus
@@ -37,24 +37,24 @@ def enqueue(
     return message
 
 
-def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
-    """Claim up to `limit` due messages for this dispatcher. Commit right after."""
+def _not_blocked() -> ColumnElement[bool]:
+    """No earlier message about the same item is still unfinished."""
     earlier = aliased(OutboxMessage)
     blocked_by_earlier = exists().where(
         earlier.item_id == OutboxMessage.item_id,
         earlier.id < OutboxMessage.id,
         earlier.status.in_(_UNFINISHED),
     )
+    return or_(OutboxMessage.item_id.is_(None), ~blocked_by_earlier)
+
+
+def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
+    """Claim up to `limit` due messages for this dispatcher. Commit right after."""
     due = or_(
         and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_until <= now),
     )
-    query = (
-        select(OutboxMessage)
-        .where(due, or_(OutboxMessage.item_id.is_(None), ~blocked_by_earlier))
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-    )
+    query = select(OutboxMessage).where(due, _not_blocked()).order_by(OutboxMessage.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=OutboxMessage)
     claimed = list(session.scalars(query))
@@ -105,13 +105,15 @@ def mark_failed(*, session: Session, message_id: int, error: str) -> None:
 
 
 def next_due_at(*, session: Session) -> datetime | None:
-    """When the soonest pending message falls due, to know how long the dispatcher may sleep."""
-    return session.scalar(
-        select(OutboxMessage.next_attempt_at)
-        .where(OutboxMessage.status == OutboxStatus.PENDING)
-        .order_by(OutboxMessage.next_attempt_at)
-        .limit(1)
+    """When the soonest claimable message falls due (a pending retry, or a lease running out), so
+    the dispatcher knows how long it may sleep. Messages waiting behind another don't count."""
+    pending = select(func.min(OutboxMessage.next_attempt_at)).where(
+        OutboxMessage.status == OutboxStatus.PENDING, _not_blocked()
     )
+    leased = select(func.min(OutboxMessage.claimed_until)).where(OutboxMessage.status == OutboxStatus.SENDING)
+    times = [session.scalar(pending), session.scalar(leased)]
+    known = [moment for moment in times if moment is not None]
+    return min(known) if known else None
 
 
 def counts_by_status(*, session: Session) -> dict[str, int]:
@@ -131,3 +133,24 @@ def release(*, session: Session, message_id: int, retry_at: datetime) -> None:
             attempts=OutboxMessage.attempts - 1,
         )
     )
+
+
+def failed_messages(*, session: Session, limit: int = 50) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.FAILED)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def requeue_failed(*, session: Session, now: datetime) -> int:
+    """Send every failed message again (after the cause, say a missing channel, is fixed)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.FAILED)
+        .values(status=OutboxStatus.PENDING, next_attempt_at=now, last_error=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -193,3 +193,34 @@ def test_cxbot_run_http_serves_slack_and_delivers(
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
     assert process.returncode == 0
+
+
+def test_dotenv_in_the_working_directory_is_loaded(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DATABASE_URL")
+    other = tmp_path / "from-dotenv.db"
+    (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{other}\n")
+    assert run_cli(capsys, "migrate")[0] == 0
+    assert other.is_file()
+
+
+def test_outbox_status_and_retry(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.runtime import migrate as migrate_schema
+    from storage import outbox as queue
+    from storage.db import make_session_factory, transaction
+    from tests.support import FakeClock
+
+    clock = FakeClock()
+    engine = make_engine(env["DATABASE_URL"])
+    migrate_schema(engine)
+    with transaction(make_session_factory(engine)) as session:
+        message = queue.enqueue(session=session, kind="post_card", payload={}, item_id=None, now=clock())
+        queue.mark_failed(session=session, message_id=message.id, error="channel_not_found")
+    engine.dispose()
+    code, out, _ = run_cli(capsys, "outbox")
+    assert code == 0
+    assert "0 pending, 0 sending, 0 sent, 1 failed" in out and "channel_not_found" in out
+    code, out, _ = run_cli(capsys, "outbox", "retry")
+    assert out.startswith("1 failed message queued again")
+    assert "1 pending" in run_cli(capsys, "outbox")[1]

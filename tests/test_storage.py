@@ -178,3 +178,30 @@ def test_routes_import_adds_changes_and_retires(
     with transaction(session_factory) as session:
         summary = route_queries.import_routes(session=session, specs=parse_routes(two, path="r"), now=clock())
     assert summary.added == () and set(summary.changed) == {"billing", "onboarding"}
+
+
+def test_next_due_ignores_messages_waiting_behind_another(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with transaction(session_factory) as session:
+        _file(session, clock)
+    [card] = _claim(session_factory, clock)
+    retry_at = clock() + timedelta(seconds=300)
+    with transaction(session_factory) as session:
+        queue.mark_retry(session=session, message_id=card.id, error="500", retry_at=retry_at, uncertain=True)
+    with session_factory() as session:
+        assert queue.next_due_at(session=session) == retry_at  # not the blocked confirmation's, in the past
+
+
+def test_failed_messages_can_be_requeued(session_factory: sessionmaker[Session], clock: FakeClock) -> None:
+    with transaction(session_factory) as session:
+        _message(session, clock, None)
+    [claimed] = _claim(session_factory, clock)
+    with transaction(session_factory) as session:
+        queue.mark_failed(session=session, message_id=claimed.id, error="channel_not_found")
+    with session_factory() as session:
+        assert [m.last_error for m in queue.failed_messages(session=session)] == ["channel_not_found"]
+        assert queue.counts_by_status(session=session) == {"failed": 1}
+    with transaction(session_factory) as session:
+        assert queue.requeue_failed(session=session, now=clock()) == 1
+    assert [m.id for m in _claim(session_factory, clock)] == [claimed.id]
