@@ -99,6 +99,7 @@ class FakeSlack:
         self._last_ts = 0.0
         self._views = itertools.count(1)
         self._changed = threading.Condition()
+        self.socket_mode_url: str | None = None  # what apps.connections.open hands out
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -348,6 +349,10 @@ class FakeSlack:
                 "user_id": "U0BOT",
                 "bot_id": "B0BOT",
             }
+        if method == "apps.connections.open":
+            if not self.socket_mode_url:
+                return {"ok": False, "error": "invalid_auth"}
+            return {"ok": True, "url": self.socket_mode_url}
         if method == "chat.postMessage":
             return self._post(args)
         if method == "chat.update":
