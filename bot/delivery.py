@@ -14,9 +14,10 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks.card import card_blocks, card_text
+from bot.blocks.card import CardExtras, card_blocks, card_text, moved_card
+from bot.blocks.notices import credit_question, kudos, owner_notice, raiser_news
 from bot.blocks.replies import Reply, confirmation
-from bot.outbox_kinds import OutboxKind
+from bot.outbox_kinds import OutboxKind, RaiserNews
 from bot.slack_calls import (
     PermanentFailure,
     ResponseUrlGone,
@@ -24,8 +25,9 @@ from bot.slack_calls import (
     call,
     post_to_response_url,
 )
-from storage.items import get_item
+from storage.items import credited_duplicate_raisers, get_item
 from storage.models import Item, OutboxMessage
+from storage.votes import vote_count
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class Delivered:
 class DeliveryContext:
     client: WebClient
     session_factory: sessionmaker[Session]
+    kudos_channel: str = ""
     timeout: int = 10
     joined_channels: set[str] = field(default_factory=set)
 
@@ -79,14 +82,85 @@ def confirm_raiser(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
             log.info("outbox #%s: response_url gone (%s); confirming by DM", message.id, gone)
         else:
             return Delivered(result={"via": "response_url"})
-    posted = send_dm(ctx, message, user_id=item.raiser_id, reply=reply)
-    return Delivered(result={"via": "dm", "channel": posted["channel"], "ts": posted["ts"]})
+    return _delivered_dm(send_dm(ctx, message, user_id=item.raiser_id, reply=reply))
+
+
+def update_card(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    """Show the item's current state on its card. Updates are idempotent, so no look-up is needed."""
+    item, extras = _load_card(ctx, message)
+    if item.card_ts is None:
+        raise PermanentFailure("the card was never posted")
+    call(
+        ctx.client.chat_update,
+        channel=item.channel,
+        ts=item.card_ts,
+        text=card_text(item),
+        blocks=card_blocks(item, extras),
+    )
+    return Delivered(result={"channel": item.channel, "ts": item.card_ts})
+
+
+def retire_card(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    item = _load_item(ctx, message)
+    channel, ts = str(message.payload["channel"]), str(message.payload["ts"])
+    call(ctx.client.chat_update, channel=channel, ts=ts, text=card_text(item), blocks=moved_card(item))
+    return Delivered(result={"channel": channel, "ts": ts})
+
+
+def dm_raiser(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    item = _load_item(ctx, message)
+    payload = message.payload
+    original = payload.get("original")
+    reply = raiser_news(
+        item,
+        RaiserNews(payload["news"]),
+        by=str(payload.get("by") or ""),
+        text=payload.get("text"),
+        original=int(original) if original is not None else None,
+        permalink=_card_permalink(ctx, item),
+    )
+    return _delivered_dm(send_dm(ctx, message, user_id=item.raiser_id, reply=reply))
+
+
+def dm_owner(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    item = _load_item(ctx, message)
+    reply = owner_notice(item, by=str(message.payload.get("by") or ""), permalink=_card_permalink(ctx, item))
+    return _delivered_dm(send_dm(ctx, message, user_id=item.owner, reply=reply))
+
+
+def post_kudos(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    item = _load_item(ctx, message)
+    with ctx.session_factory() as session:
+        also = credited_duplicate_raisers(session=session, item_id=item.id)
+    reply = kudos(item, also_raised_by=also, permalink=_card_permalink(ctx, item))
+    posted = post_message(ctx, message, channel=ctx.kudos_channel, text=reply.text, blocks=reply.blocks)
+    return Delivered(result={"channel": posted["channel"], "ts": posted["ts"]})
+
+
+def ask_credit(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    item = _load_item(ctx, message)
+    reply = credit_question(item, kudos_channel=ctx.kudos_channel)
+    return _delivered_dm(send_dm(ctx, message, user_id=item.raiser_id, reply=reply))
 
 
 DELIVERIES: dict[str, Delivery] = {
     OutboxKind.POST_CARD: post_card,
     OutboxKind.CONFIRM_RAISER: confirm_raiser,
+    OutboxKind.UPDATE_CARD: update_card,
+    OutboxKind.RETIRE_CARD: retire_card,
+    OutboxKind.DM_RAISER: dm_raiser,
+    OutboxKind.DM_OWNER: dm_owner,
+    OutboxKind.POST_KUDOS: post_kudos,
+    OutboxKind.ASK_CREDIT: ask_credit,
 }
+
+
+def _delivered_dm(posted: dict[str, Any]) -> Delivered:
+    return Delivered(result={"via": "dm", "channel": posted["channel"], "ts": posted["ts"]})
+
+
+def _card_permalink(ctx: DeliveryContext, item: Item) -> str | None:
+    return _permalink(ctx, item.channel, item.card_ts) if item.card_ts else None
 
 
 def send_dm(ctx: DeliveryContext, message: OutboxMessage, *, user_id: str, reply: Reply) -> dict[str, Any]:
@@ -163,6 +237,12 @@ def _permalink(ctx: DeliveryContext, channel: str, ts: str) -> str | None:
         return None
     permalink = data.get("permalink")
     return permalink if isinstance(permalink, str) else None
+
+
+def _load_card(ctx: DeliveryContext, message: OutboxMessage) -> tuple[Item, CardExtras]:
+    item = _load_item(ctx, message)
+    with ctx.session_factory() as session:
+        return item, CardExtras(votes=vote_count(session=session, item_id=item.id))
 
 
 def _load_item(ctx: DeliveryContext, message: OutboxMessage) -> Item:

@@ -1,4 +1,4 @@
-"""What handlers and jobs are given: settings, the session factory, the clock and the outbox bell."""
+"""What handlers and jobs are given: settings, sessions, the clock, the outbox bell, group lookups."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.intake import Triage
+from bot.permissions import MembersOf
 from bot.settings import Settings
 
 
@@ -18,6 +19,7 @@ class Deps:
     session_factory: sessionmaker[Session]
     clock: Clock
     wake_outbox: Callable[[], None]
+    members_of: MembersOf
 
     @property
     def triage(self) -> Triage:

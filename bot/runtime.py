@@ -14,6 +14,7 @@ from bot.app import create_app, make_web_client
 from bot.clock import Clock, system_clock
 from bot.delivery import DELIVERIES, DeliveryContext
 from bot.deps import Deps
+from bot.directory import Directory
 from bot.dispatcher import Dispatcher
 from bot.routes_file import load_routes_file
 from bot.settings import Settings
@@ -70,11 +71,19 @@ def build_runtime(
         context=DeliveryContext(
             client=make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=False),
             session_factory=session_factory,
+            kudos_channel=settings.kudos_channel,
         ),
         deliveries=DELIVERIES,
         clock=clock,
     )
-    deps = Deps(settings=settings, session_factory=session_factory, clock=clock, wake_outbox=dispatcher.wake)
+    directory = Directory(make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=True))
+    deps = Deps(
+        settings=settings,
+        session_factory=session_factory,
+        clock=clock,
+        wake_outbox=dispatcher.wake,
+        members_of=directory.members_of,
+    )
     return Runtime(
         engine=engine,
         deps=deps,

@@ -1,20 +1,51 @@
-"""Events cxbot subscribes to."""
+"""Events: replies in a card's thread, and App Home being opened."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from slack_bolt import App
+from slack_sdk import WebClient
 
+from bot import loop
 from bot.deps import Deps
+from bot.home import publish_home
+
+# Message subtypes that are edits, joins, bot posts and the like: not a person replying.
+_IGNORED_SUBTYPES = {"bot_message", "message_changed", "message_deleted", "channel_join", "thread_broadcast"}
 
 
 def register(app: App, deps: Deps) -> None:
-    # Thread replies on item cards feed the owner's loop; until that lands they are acknowledged
-    # (so Slack does not retry them) and otherwise left alone.
-    app.event("message")(_ignore)
-    app.event("app_home_opened")(_ignore)
+    app.event("message")(_thread_reply_listener(deps))
+    app.event("app_home_opened")(_home_listener(deps))
 
 
-def _ignore(event: dict[str, Any]) -> None:
-    return None
+def _thread_reply_listener(deps: Deps) -> Any:
+    def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
+        thread_ts, user, channel = event.get("thread_ts"), event.get("user"), event.get("channel")
+        if event.get("subtype") in _IGNORED_SUBTYPES or event.get("bot_id"):
+            return
+        if not (isinstance(thread_ts, str) and isinstance(user, str) and isinstance(channel, str)):
+            return
+        if thread_ts == event.get("ts"):
+            return  # a top-level message, not a reply
+        loop.thread_reply(
+            deps,
+            channel=channel,
+            thread_ts=thread_ts,
+            user_id=user,
+            text=str(event.get("text") or ""),
+            ts=str(event.get("ts") or ""),
+            event_id=str(body.get("event_id") or f"{channel}:{event.get('ts')}"),
+        )
+
+    return on_message
+
+
+def _home_listener(deps: Deps) -> Any:
+    def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
+        user = event.get("user")
+        if event.get("tab", "home") == "home" and isinstance(user, str) and user:
+            publish_home(deps, client, user_id=user)
+
+    return on_home_opened

@@ -1,25 +1,256 @@
-"""The owner's buttons on an item card."""
+"""The owner's buttons on a card (and in App Home), the modals behind them, and the raiser's
+credit choice."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from sqlalchemy.orm import Session
 
-from bot.blocks.ids import ItemAction
-from bot.blocks.replies import simple
+from bot import lifecycle, loop
+from bot.blocks.dialogs import (
+    actioned_modal,
+    decline_modal,
+    duplicate_modal,
+    item_number,
+    reassign_modal,
+    selected,
+    typed_text,
+)
+from bot.blocks.ids import Callback, CreditAction, Field, ItemAction, MoreOption
 from bot.deps import Deps
+from bot.errors import CxError
+from bot.home import publish_home
+from bot.lifecycle import Change
+from bot.permissions import Actor
+from handlers.feedback import from_app_home, tell, user_of
+from storage import routes as route_queries
+from storage.models import Item
+
+log = logging.getLogger(__name__)
+
+Apply = Callable[[Session, Item, Actor], Change | None]
 
 
 def register(app: App, deps: Deps) -> None:
-    for action in ItemAction:
-        app.action(action)(_on_item_button)
-
-
-def _on_item_button(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
-    ack()
-    reply = simple(
-        f"Got it. Acting on item #{action.get('value', '?')} from its card is coming in the next "
-        "release of cxbot; until then, please reply in the card's thread."
+    app.action(ItemAction.ACKNOWLEDGE)(_change_button(deps, _acknowledge))
+    app.action(ItemAction.REOPEN)(_change_button(deps, _reopen))
+    app.action(ItemAction.UPVOTE)(_vote_button(deps))
+    app.action(ItemAction.MARK_ACTIONED)(
+        _dialog_button(deps, "mark it actioned", lambda d, i: actioned_modal(i))
     )
-    respond(text=reply.text, blocks=reply.as_dicts(), response_type="ephemeral", replace_original=False)
+    app.action(ItemAction.DECLINE)(_dialog_button(deps, "decline it", lambda d, i: decline_modal(i)))
+    app.action(ItemAction.REASSIGN)(_dialog_button(deps, "reassign it", _reassign_view))
+    app.action(ItemAction.MORE)(_more_menu(deps))
+    for choice in CreditAction:
+        app.action(choice)(_credit_button(deps, credit_me=choice is CreditAction.CREDIT_ME))
+    app.view_submission(Callback.MARK_ACTIONED)(_submission(deps, _read_actioned))
+    app.view_submission(Callback.DECLINE)(_submission(deps, _read_decline))
+    app.view_submission(Callback.REASSIGN)(_submission(deps, _read_reassign))
+    app.view_submission(Callback.DUPLICATE)(_submission(deps, _read_duplicate))
+
+
+def _item_id(action: dict[str, Any]) -> int:
+    value = str(action.get("value") or action.get("selected_option", {}).get("value") or "")
+    number = item_number(value.rsplit(":", 1)[-1])
+    if number is None:
+        raise CxError("That button doesn't point at an item any more.")
+    return number
+
+
+def _acknowledge(deps: Deps) -> Apply:
+    now = deps.clock()
+    return lambda session, item, who: lifecycle.acknowledge(
+        session=session, item=item, actor=who, now=now, via="button"
+    )
+
+
+def _reopen(deps: Deps) -> Apply:
+    now = deps.clock()
+    return lambda session, item, who: lifecycle.reopen(session=session, item=item, actor=who, now=now)
+
+
+def _withdraw(deps: Deps) -> Apply:
+    now = deps.clock()
+    return lambda session, item, who: lifecycle.withdraw(session=session, item=item, actor=who, now=now)
+
+
+def _after(
+    deps: Deps, body: dict[str, Any], client: WebClient, change: Change | None, *, quiet: bool
+) -> None:
+    if from_app_home(body):
+        publish_home(deps, client, user_id=user_of(body))
+    elif change is not None and not quiet:
+        tell(body, client, change.summary)
+
+
+def _change_button(deps: Deps, make: Callable[[Deps], Apply]) -> Any:
+    def on_click(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        try:
+            change = loop.change_item(
+                deps, item_id=_item_id(action), user_id=user_of(body), key=None, apply=make(deps)
+            )
+        except CxError as error:
+            tell(body, client, error.user_message)
+            return
+        # The card's update shows a success; only a no-op ("already acknowledged") is worth saying.
+        _after(deps, body, client, change, quiet=change is not None and "already" not in change.summary)
+
+    return on_click
+
+
+def _vote_button(deps: Deps) -> Any:
+    def on_vote(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        try:
+            change = loop.vote(deps, item_id=_item_id(action), user_id=user_of(body))
+        except CxError as error:
+            tell(body, client, error.user_message)
+            return
+        _after(deps, body, client, change, quiet=False)
+
+    return on_vote
+
+
+def _reassign_view(deps: Deps, item: Item) -> Any:
+    with deps.session_factory() as session:
+        areas = [route.area for route in route_queries.active_routes(session=session)]
+    return reassign_modal(item, areas)
+
+
+def _dialog_button(deps: Deps, doing: str, view_for: Callable[[Deps, Item], Any]) -> Any:
+    def on_click(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        try:
+            item = loop.check_manager(deps, item_id=_item_id(action), user_id=user_of(body), doing=doing)
+            if item.status.value not in ("new", "acknowledged"):
+                raise CxError(f"#{item.id} is {item.status.value}; reopen it first.")
+        except CxError as error:
+            tell(body, client, error.user_message)
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=view_for(deps, item))
+
+    return on_click
+
+
+def _more_menu(deps: Deps) -> Any:
+    def on_choice(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        option = action.get("selected_option") or {}
+        choice = str(option.get("value") or "").split(":", 1)[0]
+        try:
+            item_id = _item_id(action)
+            if choice == MoreOption.WITHDRAW:
+                change = loop.change_item(
+                    deps, item_id=item_id, user_id=user_of(body), key=None, apply=_withdraw(deps)
+                )
+                _after(deps, body, client, change, quiet=False)
+                return
+            item = loop.check_manager(
+                deps, item_id=item_id, user_id=user_of(body), doing="mark it a duplicate"
+            )
+        except CxError as error:
+            tell(body, client, error.user_message)
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=duplicate_modal(item))
+
+    return on_choice
+
+
+def _credit_button(deps: Deps, *, credit_me: bool) -> Any:
+    def on_choice(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        now = deps.clock()
+
+        def apply(session: Session, item: Item, who: Actor) -> Change:
+            return lifecycle.set_credit_consent(
+                session=session, item=item, actor=who, now=now, credit_me=credit_me
+            )
+
+        try:
+            change = loop.change_item(
+                deps, item_id=_item_id(action), user_id=user_of(body), key=None, apply=apply
+            )
+        except CxError as error:
+            tell(body, client, error.user_message)
+            return
+        if change is not None:
+            tell(body, client, change.summary)
+
+    return on_choice
+
+
+# Modal submissions: each reader returns (field to flag, apply) or raises CxError for the form.
+Reader = Callable[[Deps, dict[str, Any]], tuple[Field, Apply]]
+
+
+def _read_actioned(deps: Deps, values: dict[str, Any]) -> tuple[Field, Apply]:
+    what = typed_text(values, Field.WHAT_WAS_DONE)
+    led = selected(values, Field.LED_TO_ACTION) != "no"
+    now = deps.clock()
+    return Field.WHAT_WAS_DONE, lambda session, item, who: lifecycle.mark_actioned(
+        session=session, item=item, actor=who, now=now, what_was_done=what, led_to_action=led
+    )
+
+
+def _read_decline(deps: Deps, values: dict[str, Any]) -> tuple[Field, Apply]:
+    why = typed_text(values, Field.WHY)
+    now = deps.clock()
+    return Field.WHY, lambda session, item, who: lifecycle.decline(
+        session=session, item=item, actor=who, now=now, why=why
+    )
+
+
+def _read_reassign(deps: Deps, values: dict[str, Any]) -> tuple[Field, Apply]:
+    area, person = selected(values, Field.NEW_AREA), selected(values, Field.NEW_PERSON)
+    if area and person:
+        raise _FormError(Field.NEW_PERSON, "Pick an area or a person, not both.")
+    now = deps.clock()
+    return Field.NEW_PERSON, lambda session, item, who: lifecycle.reassign(
+        session=session, item=item, actor=who, now=now, to_area=area, to_person=person, triage=deps.triage
+    )
+
+
+def _read_duplicate(deps: Deps, values: dict[str, Any]) -> tuple[Field, Apply]:
+    original = item_number(typed_text(values, Field.ORIGINAL))
+    if original is None:
+        raise _FormError(Field.ORIGINAL, "Give the other item's number, like 12 or #12.")
+    now = deps.clock()
+    return Field.ORIGINAL, lambda session, item, who: lifecycle.mark_duplicate(
+        session=session, item=item, actor=who, now=now, original_id=original
+    )
+
+
+class _FormError(CxError):
+    def __init__(self, field: Field, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _submission(deps: Deps, read: Reader) -> Any:
+    def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = (view.get("state") or {}).get("values") or {}
+        item_id = item_number(str(view.get("private_metadata") or ""))
+        if item_id is None:
+            ack()  # not a form of ours: nothing to act on
+            return
+        try:
+            field, apply = read(deps, values)
+        except _FormError as error:
+            ack(response_action="errors", errors={error.field: error.user_message})
+            return
+        try:
+            loop.change_item(
+                deps, item_id=item_id, user_id=user_of(body), key=f"view:{view.get('id')}", apply=apply
+            )
+        except CxError as error:
+            ack(response_action="errors", errors={field: error.user_message})
+            return
+        ack()
+
+    return on_submit

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Event, Item
@@ -18,3 +20,35 @@ def get_item(*, session: Session, item_id: int) -> Item | None:
 
 def events_of(*, session: Session, item_id: int) -> list[Event]:
     return list(session.scalars(select(Event).where(Event.item_id == item_id).order_by(Event.id)))
+
+
+def credited_duplicate_raisers(*, session: Session, item_id: int) -> list[str]:
+    """Named raisers of items merged into this one: they share its credit (anonymous ones don't
+    appear, as they were never asked)."""
+    original = session.get(Item, item_id)
+    rows = session.scalars(
+        select(Item.raiser_id)
+        .where(Item.duplicate_of_id == item_id, Item.anonymous.is_(False))
+        .order_by(Item.id)
+    )
+    return [raiser for raiser in dict.fromkeys(rows) if original is None or raiser != original.raiser_id]
+
+
+def item_for_update(*, session: Session, item_id: int) -> Item | None:
+    """The item, locked for this transaction on PostgreSQL (SQLite's BEGIN IMMEDIATE already is)."""
+    query = select(Item).where(Item.id == item_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def item_by_card(*, session: Session, channel: str, card_ts: str) -> Item | None:
+    return session.scalar(select(Item).where(Item.channel == channel, Item.card_ts == card_ts))
+
+
+def last_event_at(*, session: Session, item_id: int, actor: str, kinds: tuple[str, ...]) -> datetime | None:
+    return session.scalar(
+        select(func.max(Event.at)).where(
+            Event.item_id == item_id, Event.actor == actor, Event.kind.in_(kinds)
+        )
+    )

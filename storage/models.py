@@ -92,6 +92,16 @@ class JourneyStage(enum.StrEnum):
     LEAVE = "leave"
 
 
+class CreditState(enum.StrEnum):
+    """Public credit for an item that led to action: posted once, and for anonymous raisers only
+    after they said yes."""
+
+    NONE = "none"
+    ASKED = "asked"
+    DECLINED = "declined"
+    POSTED = "posted"
+
+
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENDING = "sending"
@@ -153,10 +163,23 @@ class Item(Base):
     intake_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    acted_by: Mapped[str | None] = mapped_column(String(32))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    led_to_action: Mapped[bool | None] = mapped_column(Boolean)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
+    credit: Mapped[CreditState] = mapped_column(
+        _enum(CreditState), default=CreditState.NONE, server_default=CreditState.NONE.value
+    )
+    credited_at: Mapped[datetime | None]
 
     route: Mapped[Route | None] = relationship()
 
-    __table_args__ = (Index("ix_items_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_items_status_created", "status", "created_at"),
+        Index("ix_items_channel_card_ts", "channel", "card_ts"),
+    )
 
 
 class Event(Base):
@@ -170,6 +193,25 @@ class Event(Base):
     actor: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Vote(Base):
+    """One person's upvote on an idea; a second click takes it back."""
+
+    __tablename__ = "votes"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    voter_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime]
+
+
+class HandledRequest(Base):
+    """Keys of requests already acted on (an event_id, a view id, a click), so retries act once."""
+
+    __tablename__ = "handled_requests"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    at: Mapped[datetime]
 
 
 class OutboxMessage(Base):

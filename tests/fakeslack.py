@@ -570,6 +570,13 @@ def _element_problem(element: Any) -> str | None:
             if len(str(option.get("value") or "")) > 150:
                 return "option value over 150 characters"
         return None
+    if kind == "overflow":
+        options = element.get("options") or []
+        if not 2 <= len(options) <= 5:
+            return "an overflow menu needs 2 to 5 options"
+        return next(
+            (p for p in (_text_problem(o.get("text"), 75, "option text") for o in options) if p), None
+        )
     if kind == "plain_text_input":
         if int(element.get("max_length") or 0) > 3000:
             return "plain_text_input max_length over 3,000"

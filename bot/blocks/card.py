@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
     ContextBlock,
+    InteractiveElement,
     MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
     SectionBlock,
 )
 
 from bot.blocks import labels
-from bot.blocks.ids import ItemAction
+from bot.blocks.ids import ItemAction, MoreOption
 from bot.blocks.text import FIELD_TEXT_LIMIT, SECTION_TEXT_LIMIT, preview, shown
-from storage.models import Item, ItemKind
+from storage.models import Item, ItemKind, ItemStatus
 
 GREY_AREA_NOTE = (
     ":white_circle: *Grey area*: no route fits this item, so it waits in triage for the CX leads "
@@ -22,7 +28,14 @@ GREY_AREA_NOTE = (
 )
 
 
-def card_blocks(item: Item) -> list[Block]:
+@dataclass(frozen=True)
+class CardExtras:
+    """What the card shows beyond the item's own columns."""
+
+    votes: int = 0
+
+
+def card_blocks(item: Item, extras: CardExtras = CardExtras()) -> list[Block]:
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=_title(item))),
         SectionBlock(
@@ -32,16 +45,24 @@ def card_blocks(item: Item) -> list[Block]:
         ),
         SectionBlock(fields=_fields(item)),
     ]
-    context = _context_lines(item)
-    if context:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line) for line in context]))
-    blocks.append(_owner_buttons(item))
+    if item.resolution:
+        blocks.append(_resolution(item))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line) for line in _context_lines(item)]))
+    buttons = item_buttons(item, extras)
+    if buttons:
+        blocks.append(ActionsBlock(block_id=f"item_actions_{item.id}", elements=buttons))
     return blocks
 
 
 def card_text(item: Item) -> str:
     """Notification text: what a phone or screen reader shows for the card."""
     return f"{labels.KIND[item.kind]} #{item.id}: {preview(item.text)}"
+
+
+def moved_card(item: Item) -> list[Block]:
+    where = f"<#{item.channel}>" if item.area else labels.mentions(item.owner)
+    text = f":arrow_right: *{labels.KIND[item.kind]} #{item.id}* was reassigned and now lives in {where}."
+    return [SectionBlock(text=MarkdownTextObject(text=text))]
 
 
 def _title(item: Item) -> str:
@@ -58,7 +79,7 @@ def _fields(item: Item) -> list[MarkdownTextObject]:
         ("Journey stage", labels.STAGE[item.journey_stage] if item.journey_stage else "Not given"),
         ("Owner", labels.mentions(item.owner)),
         ("Raised by", raiser),
-        ("Status", labels.STATUS[item.status]),
+        ("Status", _status(item)),
     ]
     fields = [MarkdownTextObject(text=f"*{name}*\n{value}") for name, value in pairs]
     if item.customers:
@@ -67,25 +88,76 @@ def _fields(item: Item) -> list[MarkdownTextObject]:
     return fields
 
 
+def _status(item: Item) -> str:
+    status = labels.STATUS[item.status]
+    if item.status is ItemStatus.DUPLICATE and item.duplicate_of_id:
+        status += f" of #{item.duplicate_of_id}"
+    if item.status is ItemStatus.ACTIONED and item.led_to_action is False:
+        status += " (no change needed)"
+    return status
+
+
+def _resolution(item: Item) -> SectionBlock:
+    heading = "What was done" if item.status is ItemStatus.ACTIONED else "Why it was declined"
+    if item.status not in (ItemStatus.ACTIONED, ItemStatus.DECLINED):
+        heading = "Last resolution (before it was reopened)"
+    body = shown(item.resolution or "", SECTION_TEXT_LIMIT - 60, item_number=item.id)
+    return SectionBlock(text=MarkdownTextObject(text=f"*{heading}*\n{body}", verbatim=True))
+
+
+def when(moment: datetime) -> str:
+    """A time each reader sees in their own time zone."""
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
 def _context_lines(item: Item) -> list[str]:
-    lines = []
+    times = [f"Raised {when(item.created_at)}"]
+    if item.acknowledged_at:
+        times.append(f"acknowledged {when(item.acknowledged_at)}")
+    if item.closed_at:
+        by = f" by {labels.mention(item.acted_by)}" if item.acted_by else ""
+        times.append(f"{item.status.value} {when(item.closed_at)}{by}")
+    lines = [" · ".join(times)]
     if item.grey_area:
         lines.append(GREY_AREA_NOTE)
     if item.source_permalink:
         lines.append(f":link: Raised from <{item.source_permalink}|this message>")
     elif item.source_channel:
         lines.append(f":link: Raised from a message in <#{item.source_channel}>")
+    if item.status in (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED):
+        lines.append("Owner: reply in this thread to acknowledge.")
     return lines
 
 
-def _owner_buttons(item: Item) -> ActionsBlock:
+def item_buttons(item: Item, extras: CardExtras = CardExtras()) -> list[InteractiveElement]:
     value = str(item.id)
-    return ActionsBlock(
-        block_id=f"item_actions_{item.id}",
-        elements=[
-            ButtonElement(text="Acknowledge", action_id=ItemAction.ACKNOWLEDGE, value=value, style="primary"),
-            ButtonElement(text="Mark actioned", action_id=ItemAction.MARK_ACTIONED, value=value),
-            ButtonElement(text="Decline", action_id=ItemAction.DECLINE, value=value),
-            ButtonElement(text="Reassign", action_id=ItemAction.REASSIGN, value=value),
-        ],
-    )
+    buttons: list[InteractiveElement] = []
+    if item.status is ItemStatus.NEW:
+        buttons.append(_button("Acknowledge", ItemAction.ACKNOWLEDGE, value, style="primary"))
+    if item.status in (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED):
+        adopt = "Adopt idea" if item.kind is ItemKind.IDEA else "Mark actioned"
+        buttons += [
+            _button(adopt, ItemAction.MARK_ACTIONED, value),
+            _button("Decline", ItemAction.DECLINE, value),
+            _button("Reassign", ItemAction.REASSIGN, value),
+        ]
+    if item.status in (ItemStatus.ACTIONED, ItemStatus.DECLINED, ItemStatus.DUPLICATE):
+        buttons.append(_button("Reopen", ItemAction.REOPEN, value))
+    if item.kind is ItemKind.IDEA and item.status is not ItemStatus.WITHDRAWN:
+        buttons.append(_button(f":thumbsup: Upvote · {extras.votes}", ItemAction.UPVOTE, value))
+    if item.status in (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED):
+        buttons.append(_more(item))
+    return buttons
+
+
+def _button(text: str, action: ItemAction, value: str, *, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=text, action_id=action, value=value, style=style)
+
+
+def _more(item: Item) -> OverflowMenuElement:
+    options = [
+        Option(value=f"{MoreOption.DUPLICATE}:{item.id}", label="Mark as duplicate"),
+        Option(value=f"{MoreOption.WITHDRAW}:{item.id}", label="Withdraw (raiser, while new)"),
+    ]
+    return OverflowMenuElement(action_id=ItemAction.MORE, options=options)

@@ -10,16 +10,34 @@ class ItemAction(enum.StrEnum):
     MARK_ACTIONED = "item_mark_actioned"
     DECLINE = "item_decline"
     REASSIGN = "item_reassign"
+    REOPEN = "item_reopen"
+    UPVOTE = "item_upvote"
+    MORE = "item_more"
+
+
+class MoreOption(enum.StrEnum):
+    """Choices in the card's overflow menu; the option value is `<choice>:<item id>`."""
+
+    DUPLICATE = "duplicate"
+    WITHDRAW = "withdraw"
+
+
+class CreditAction(enum.StrEnum):
+    CREDIT_ME = "credit_me"
+    STAY_ANONYMOUS = "stay_anonymous"
 
 
 class Callback(enum.StrEnum):
     FILE_ALARM = "cx_file_alarm"
     FILE_IDEA = "cx_file_idea"
-    RAISE_FROM_MESSAGE = "cx_raise_from_message"
+    MARK_ACTIONED = "cx_mark_actioned"
+    DECLINE = "cx_decline"
+    REASSIGN = "cx_reassign"
+    DUPLICATE = "cx_duplicate"
 
 
 class Field(enum.StrEnum):
-    """block_id and action_id of each input in the filing modal (the same string for both)."""
+    """block_id and action_id of each modal input (the same string for both)."""
 
     WHAT = "what_happened"
     CUSTOMERS = "customers"
@@ -27,3 +45,9 @@ class Field(enum.StrEnum):
     SEVERITY = "severity"
     AREA = "area"
     ANONYMOUS = "anonymous"
+    WHAT_WAS_DONE = "what_was_done"
+    LED_TO_ACTION = "led_to_action"
+    WHY = "why"
+    NEW_AREA = "new_area"
+    NEW_PERSON = "new_person"
+    ORIGINAL = "original"

@@ -1,0 +1,127 @@
+"""Messages that close the loop: DMs to raisers and new owners, public credit, and the question an
+anonymous raiser is asked before being credited."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.blocks import labels
+from bot.blocks.ids import CreditAction
+from bot.blocks.replies import Reply
+from bot.blocks.text import SECTION_TEXT_LIMIT, preview, shown
+from bot.outbox_kinds import RaiserNews
+from storage.models import Item, ItemKind
+
+
+def _noun(item: Item) -> str:
+    return "alarm" if item.kind is ItemKind.ALARM else "idea"
+
+
+def _link(permalink: str | None, label: str = "Open the thread") -> str:
+    return f" <{permalink}|{label}>" if permalink else ""
+
+
+def _quote(text: str, limit: int = SECTION_TEXT_LIMIT - 400) -> str:
+    return "\n".join(f">{line}" for line in shown(text, limit).splitlines() or [""])
+
+
+def raiser_news(
+    item: Item, news: RaiserNews, *, by: str, text: str | None, original: int | None, permalink: str | None
+) -> Reply:
+    subject = f"your {_noun(item)} *#{item.id}* (“{preview(item.text, 80)}”)"
+    owner = labels.mention(by)
+    if news is RaiserNews.ACKNOWLEDGED:
+        head = f":eyes: {owner} acknowledged {subject} and is looking into it."
+    elif news is RaiserNews.ACTIONED:
+        head = f":white_check_mark: {owner} acted on {subject}. Here's what was done:\n{_quote(text or '')}"
+    elif news is RaiserNews.DECLINED:
+        head = (
+            f":speech_balloon: {owner} looked at {subject} and decided not to act on it this time. "
+            f"Their reason:\n{_quote(text or '')}\nThank you for raising it: knowing is what lets us choose."
+        )
+    elif news is RaiserNews.DUPLICATE:
+        head = (
+            f":twisted_rightwards_arrows: {subject} was already raised as *#{original}*, "
+            "so it joins that one. "
+            f"If #{original} leads to action, you share the credit."
+        )
+    else:
+        head = f":arrows_counterclockwise: {owner} reopened {subject}."
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head + _link(permalink)))]
+    if item.anonymous:
+        blocks.append(_context(":see_no_evil: You raised this anonymously; only you get these messages."))
+    return Reply(text=f"News on your {_noun(item)} #{item.id}", blocks=blocks)
+
+
+def owner_notice(item: Item, *, by: str, permalink: str | None) -> Reply:
+    head = (
+        f":inbox_tray: {labels.mention(by)} handed you {labels.KIND[item.kind]} *#{item.id}*: "
+        f"“{preview(item.text, 200)}”.{_link(permalink, 'Open it')}"
+    )
+    return Reply(
+        text=f"{labels.KIND[item.kind]} #{item.id} is yours now",
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=head)),
+            _context("Acknowledge it with the button on its card, or by replying in its thread."),
+        ],
+    )
+
+
+def kudos(item: Item, *, also_raised_by: Sequence[str], permalink: str | None) -> Reply:
+    raisers = [labels.mention(item.raiser_id), *(labels.mention(user) for user in also_raised_by)]
+    who = raisers[0] if len(raisers) == 1 else ", ".join(raisers[:-1]) + " and " + raisers[-1]
+    acted = labels.mention(item.acted_by) if item.acted_by else labels.mentions(item.owner)
+    spotted = "spotted" if item.kind is ItemKind.ALARM else "suggested"
+    head = f":trophy: *Thank you, {who}!* You {spotted} something that made the customer's experience better."
+    body = (
+        f"*What was {spotted}* (#{item.id})\n{_quote(item.text, 1200)}\n"
+        f"*What changed*, thanks to {acted}\n{_quote(item.resolution or '', 1200)}"
+    )
+    return Reply(
+        text=f"Thank you, {who}, for raising #{item.id}",
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=head)),
+            SectionBlock(text=MarkdownTextObject(text=body, verbatim=True)),
+            _context(f"Raising it is how it got fixed.{_link(permalink, 'See the thread')}"),
+        ],
+    )
+
+
+def credit_question(item: Item, *, kudos_channel: str) -> Reply:
+    head = (
+        f":tada: Your anonymous {_noun(item)} *#{item.id}* led to action:\n"
+        f"{_quote(item.resolution or '', 1500)}\n"
+        f"May we thank you by name in <#{kudos_channel}>? Nobody sees your name unless you say yes."
+    )
+    value = str(item.id)
+    return Reply(
+        text=f"Your anonymous {_noun(item)} #{item.id} led to action",
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=head)),
+            ActionsBlock(
+                block_id=f"credit_{item.id}",
+                elements=[
+                    ButtonElement(
+                        text="Credit me publicly",
+                        action_id=CreditAction.CREDIT_ME,
+                        value=value,
+                        style="primary",
+                    ),
+                    ButtonElement(text="Stay anonymous", action_id=CreditAction.STAY_ANONYMOUS, value=value),
+                ],
+            ),
+        ],
+    )
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text)])

@@ -1,0 +1,32 @@
+"""Building and publishing someone's App Home."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.models.views import View
+
+from bot.blocks.home import home_view
+from bot.deps import Deps
+from storage import board
+from storage.votes import vote_count
+
+BOARD_WINDOW = timedelta(days=90)
+
+
+def build_home(deps: Deps, *, user_id: str) -> View:
+    is_admin = user_id in deps.settings.admins
+    with deps.session_factory() as session:
+        groups = [
+            group for group in board.open_group_owners(session=session) if user_id in deps.members_of(group)
+        ]
+        waiting = board.waiting_on(session=session, user_id=user_id, groups=groups, is_admin=is_admin)
+        raised = board.raised_by(session=session, user_id=user_id)
+        credits = board.recognition_board(session=session, since=deps.clock() - BOARD_WINDOW)
+        votes = {item.id: vote_count(session=session, item_id=item.id) for item in waiting}
+    return home_view(raised=raised, waiting=waiting, board=credits, votes=votes)
+
+
+def publish_home(deps: Deps, client: WebClient, *, user_id: str) -> None:
+    client.views_publish(user_id=user_id, view=build_home(deps, user_id=user_id))

@@ -1,0 +1,285 @@
+"""An item's lifecycle: new → acknowledged → actioned or declined; also duplicate, reopened,
+withdrawn, reassigned. Every change checks permissions, appends an event with its actor and
+time, and queues what Slack must hear, all in the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.errors import CxError
+from bot.intake import Triage
+from bot.outbox_kinds import OutboxKind, RaiserNews
+from bot.permissions import Actor, manages, require_manager, require_raiser
+from bot.slack_ids import is_owner
+from storage import routes as route_queries
+from storage.models import CreditState, Event, Item, ItemKind, ItemStatus
+from storage.outbox import enqueue
+from storage.votes import add_vote, remove_vote
+
+OPEN = (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED)
+CLOSED = (ItemStatus.ACTIONED, ItemStatus.DECLINED, ItemStatus.DUPLICATE)
+MAX_RESOLUTION_LENGTH = 3000
+
+
+class InvalidTransition(CxError):
+    """The item's state doesn't allow this change (say, acknowledging a declined item)."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happened, for the handler to tell the actor."""
+
+    item_id: int
+    summary: str
+
+
+def _record(session: Session, item: Item, kind: str, actor: str, now: datetime, **data: Any) -> None:
+    item.updated_at = now
+    session.add(Event(item_id=item.id, kind=kind, actor=actor, at=now, data=data))
+
+
+def _queue(session: Session, item: Item, kind: OutboxKind, now: datetime, **payload: Any) -> None:
+    enqueue(session=session, kind=kind, payload=payload, item_id=item.id, now=now)
+
+
+def _tell_raiser(session: Session, item: Item, news: RaiserNews, now: datetime, **details: Any) -> None:
+    _queue(session, item, OutboxKind.DM_RAISER, now, news=news.value, **details)
+
+
+def _require_state(item: Item, allowed: tuple[ItemStatus, ...], doing: str) -> None:
+    if item.status not in allowed:
+        raise InvalidTransition(f"#{item.id} is {item.status.value}, so it can't be {doing}.")
+
+
+def acknowledge(
+    *, session: Session, item: Item, actor: Actor, now: datetime, via: str, reply_text: str | None = None
+) -> Change:
+    require_manager(item, actor, "acknowledge it")
+    if item.status is ItemStatus.ACKNOWLEDGED:
+        return Change(item.id, f"#{item.id} was already acknowledged.")
+    _require_state(item, (ItemStatus.NEW,), "acknowledged")
+    item.status = ItemStatus.ACKNOWLEDGED
+    item.acknowledged_at = now
+    data: dict[str, Any] = {"via": via}
+    if reply_text is not None:
+        data["reply"] = reply_text
+    _record(session, item, "acknowledged", actor.user_id, now, **data)
+    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    _tell_raiser(session, item, RaiserNews.ACKNOWLEDGED, now, by=actor.user_id)
+    return Change(item.id, f"Acknowledged #{item.id}. The raiser has been told.")
+
+
+def mark_actioned(
+    *, session: Session, item: Item, actor: Actor, now: datetime, what_was_done: str, led_to_action: bool
+) -> Change:
+    require_manager(item, actor, "mark it actioned")
+    _require_state(item, OPEN, "marked actioned")
+    what = _required_text(what_was_done, "what was done")
+    item.status = ItemStatus.ACTIONED
+    item.acknowledged_at = item.acknowledged_at or now
+    item.closed_at = now
+    item.acted_by = actor.user_id
+    item.resolution = what
+    item.led_to_action = led_to_action
+    _record(session, item, "actioned", actor.user_id, now, what_was_done=what, led_to_action=led_to_action)
+    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    _tell_raiser(session, item, RaiserNews.ACTIONED, now, by=actor.user_id, text=what)
+    if led_to_action:
+        _credit(session, item, now)
+    return Change(item.id, f"Marked #{item.id} actioned. The raiser has been told what was done.")
+
+
+def _credit(session: Session, item: Item, now: datetime) -> None:
+    """One public credit per item, ever; anonymous raisers are asked first."""
+    if item.credit is not CreditState.NONE:
+        return
+    if item.anonymous:
+        item.credit = CreditState.ASKED
+        _queue(session, item, OutboxKind.ASK_CREDIT, now)
+        return
+    item.credit = CreditState.POSTED
+    item.credited_at = now
+    _queue(session, item, OutboxKind.POST_KUDOS, now)
+
+
+def set_credit_consent(
+    *, session: Session, item: Item, actor: Actor, now: datetime, credit_me: bool
+) -> Change:
+    require_raiser(item, actor, "choose how it's credited")
+    if item.credit is not CreditState.ASKED:
+        already = "credited" if item.credit is CreditState.POSTED else "kept anonymous"
+        return Change(item.id, f"#{item.id} is already {already}; nothing changed.")
+    _record(session, item, "credit_consent", actor.user_id, now, credit_me=credit_me)
+    if not credit_me:
+        item.credit = CreditState.DECLINED
+        return Change(item.id, f"Understood: #{item.id} stays anonymous. Thank you for raising it.")
+    item.credit = CreditState.POSTED
+    item.credited_at = now
+    _queue(session, item, OutboxKind.POST_KUDOS, now)
+    return Change(item.id, f"Thank you! Your credit for #{item.id} is on its way to the kudos channel.")
+
+
+def decline(*, session: Session, item: Item, actor: Actor, now: datetime, why: str) -> Change:
+    require_manager(item, actor, "decline it")
+    _require_state(item, OPEN, "declined")
+    reason = _required_text(why, "why")
+    item.status = ItemStatus.DECLINED
+    item.closed_at = now
+    item.acted_by = actor.user_id
+    item.resolution = reason
+    item.led_to_action = False
+    _record(session, item, "declined", actor.user_id, now, why=reason)
+    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    _tell_raiser(session, item, RaiserNews.DECLINED, now, by=actor.user_id, text=reason)
+    return Change(item.id, f"Declined #{item.id}. The raiser has been told why.")
+
+
+def reopen(*, session: Session, item: Item, actor: Actor, now: datetime) -> Change:
+    require_manager(item, actor, "reopen it")
+    _require_state(item, CLOSED, "reopened")
+    previous = item.status
+    item.status = ItemStatus.ACKNOWLEDGED
+    item.acknowledged_at = item.acknowledged_at or now
+    item.closed_at = None
+    item.duplicate_of_id = None
+    _record(session, item, "reopened", actor.user_id, now, was=previous.value)
+    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    _tell_raiser(session, item, RaiserNews.REOPENED, now, by=actor.user_id)
+    return Change(item.id, f"Reopened #{item.id}.")
+
+
+def withdraw(*, session: Session, item: Item, actor: Actor, now: datetime) -> Change:
+    require_raiser(item, actor, "withdraw it")
+    if item.status is not ItemStatus.NEW:
+        raise InvalidTransition(
+            f"#{item.id} is {item.status.value}: its owner has it in hand, so it can't be withdrawn now."
+        )
+    item.status = ItemStatus.WITHDRAWN
+    item.closed_at = now
+    _record(session, item, "withdrawn", actor.user_id, now)
+    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    return Change(item.id, f"Withdrew #{item.id}.")
+
+
+def mark_duplicate(*, session: Session, item: Item, actor: Actor, now: datetime, original_id: int) -> Change:
+    require_manager(item, actor, "mark it a duplicate")
+    _require_state(item, OPEN, "marked a duplicate")
+    original = _root(session, original_id)
+    if original is None:
+        raise InvalidTransition(f"There is no item #{original_id}.")
+    if original.id == item.id:
+        raise InvalidTransition(f"#{item.id} can't be a duplicate of itself.")
+    item.status = ItemStatus.DUPLICATE
+    item.duplicate_of_id = original.id
+    item.closed_at = now
+    item.acted_by = actor.user_id
+    _record(session, item, "duplicate", actor.user_id, now, original=original.id)
+    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    _tell_raiser(session, item, RaiserNews.DUPLICATE, now, by=actor.user_id, original=original.id)
+    return Change(
+        item.id,
+        f"Marked #{item.id} a duplicate of #{original.id}; its raiser shares #{original.id}'s credit.",
+    )
+
+
+def _root(session: Session, item_id: int) -> Item | None:
+    """Follow duplicate links to the item they all point at."""
+    seen: set[int] = set()
+    item = session.get(Item, item_id)
+    while item is not None and item.duplicate_of_id is not None and item.id not in seen:
+        seen.add(item.id)
+        item = session.get(Item, item.duplicate_of_id)
+    return item
+
+
+def reassign(
+    *,
+    session: Session,
+    item: Item,
+    actor: Actor,
+    now: datetime,
+    to_area: str | None,
+    to_person: str | None,
+    triage: Triage,
+) -> Change:
+    require_manager(item, actor, "reassign it")
+    _require_state(item, OPEN, "reassigned")
+    before = {"owner": item.owner, "area": item.area, "channel": item.channel, "grey_area": item.grey_area}
+    old_card = (item.channel, item.card_ts)
+    if to_area:
+        route = route_queries.route_by_area(session=session, area=to_area)
+        if route is None:
+            raise InvalidTransition(f"There is no area called {to_area!r} any more.")
+        item.route_id, item.area, item.owner, item.channel = route.id, route.area, route.owner, route.channel
+    elif to_person and is_owner(to_person):
+        item.owner = to_person
+    else:
+        raise InvalidTransition("Pick an area or a person to hand it to.")
+    if item.owner == before["owner"] and item.channel == before["channel"]:
+        raise InvalidTransition(f"#{item.id} already belongs there.")
+    item.grey_area = False
+    item.status = ItemStatus.NEW
+    item.acknowledged_at = None
+    _record(
+        session,
+        item,
+        "reassigned",
+        actor.user_id,
+        now,
+        from_owner=before["owner"],
+        to_owner=item.owner,
+        from_area=before["area"],
+        to_area=item.area,
+        from_grey_area=before["grey_area"],
+    )
+    if item.channel != before["channel"]:
+        item.card_ts = None
+        if old_card[1]:
+            _queue(session, item, OutboxKind.RETIRE_CARD, now, channel=old_card[0], ts=old_card[1])
+        _queue(session, item, OutboxKind.POST_CARD, now)
+    else:
+        _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    if not item.owner.startswith("S") and item.owner != actor.user_id:
+        _queue(session, item, OutboxKind.DM_OWNER, now, by=actor.user_id)
+    where = f"*{item.area}*" if to_area else f"<@{item.owner}>"
+    return Change(item.id, f"Reassigned #{item.id} to {where}.")
+
+
+def comment(*, session: Session, item: Item, actor: Actor, now: datetime, text: str, ts: str) -> None:
+    _record(session, item, "comment", actor.user_id, now, text=text, ts=ts)
+
+
+def reply_in_thread(*, session: Session, item: Item, actor: Actor, now: datetime, text: str, ts: str) -> None:
+    """A thread reply on the card: it acknowledges a new item when its author manages the item;
+    otherwise it is kept as a comment."""
+    if item.status is ItemStatus.NEW and manages(item, actor):
+        acknowledge(session=session, item=item, actor=actor, now=now, via="thread_reply", reply_text=text)
+        return
+    comment(session=session, item=item, actor=actor, now=now, text=text, ts=ts)
+
+
+def toggle_vote(*, session: Session, item: Item, voter: str, now: datetime) -> bool:
+    """Add the voter's upvote, or take it back. Returns whether they now vote for it."""
+    if item.kind is not ItemKind.IDEA:
+        raise InvalidTransition(f"#{item.id} is an alarm; only ideas take votes.")
+    if remove_vote(session=session, item_id=item.id, voter_id=voter):
+        voted = False
+    else:
+        add_vote(session=session, item_id=item.id, voter_id=voter, now=now)
+        voted = True
+    _record(session, item, "vote" if voted else "unvote", voter, now)
+    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    return voted
+
+
+def _required_text(text: str, what: str) -> str:
+    cleaned = text.strip().replace("\x00", "\ufffd")
+    if not cleaned:
+        raise InvalidTransition(f"Please say {what}.")
+    if len(cleaned) > MAX_RESOLUTION_LENGTH:
+        raise InvalidTransition(f"Please keep {what} under {MAX_RESOLUTION_LENGTH:,} characters.")
+    return cleaned

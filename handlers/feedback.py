@@ -1,0 +1,55 @@
+"""Telling the person who clicked: ephemeral in a channel, a small modal where there's no channel
+(App Home), and a refreshed App Home when they acted from it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
+from slack_sdk.models.views import View
+from slack_sdk.webhook import WebhookClient
+
+from bot.blocks.replies import simple
+
+log = logging.getLogger(__name__)
+
+
+def tell(body: dict[str, Any], client: WebClient, text: str) -> None:
+    response_url = body.get("response_url")
+    if isinstance(response_url, str) and response_url:
+        reply = simple(text)
+        WebhookClient(response_url, timeout=5).send(
+            text=reply.text, blocks=reply.as_dicts(), response_type="ephemeral", replace_original=False
+        )
+        return
+    trigger_id = body.get("trigger_id")
+    if isinstance(trigger_id, str) and trigger_id:
+        view = View(
+            type="modal",
+            title="cxbot",
+            close="OK",
+            blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
+        )
+        try:
+            client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as error:
+            log.warning("couldn't show a notice: %s", error.response.get("error"))
+
+
+def user_of(body: dict[str, Any]) -> str:
+    user = body.get("user")
+    user_id = user.get("id") if isinstance(user, dict) else None
+    if not isinstance(user_id, str) or not user_id:
+        raise ValueError("request has no user")
+    return user_id
+
+
+def from_app_home(body: dict[str, Any]) -> bool:
+    container = body.get("container")
+    view = body.get("view")
+    return (isinstance(container, dict) and container.get("type") == "view") and (
+        isinstance(view, dict) and view.get("type") == "home"
+    )
