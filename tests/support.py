@@ -247,3 +247,39 @@ def modal_values(
     if severity is not None:
         values["severity"] = {"severity": select(severity)}
     return values
+
+
+def block_action(
+    *,
+    action_id: str,
+    value: str,
+    user: str,
+    response_url: str = "",
+    channel: str | None = "C0BILLING",
+    message_ts: str = "1.0",
+    home: bool = False,
+    selected_option: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    action: dict[str, Any] = {"action_id": action_id, "block_id": "b", "action_ts": str(time.time())}
+    if selected_option is not None:
+        action.update(type="overflow", selected_option=selected_option)
+    else:
+        action.update(type="button", value=value, text={"type": "plain_text", "text": "x"})
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "cxbot-test"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "api_app_id": "A0CXBOT",
+        "token": "legacy",
+        "trigger_id": f"trigger-{time.monotonic_ns()}",
+        "actions": [action],
+    }
+    if home:
+        payload["container"] = {"type": "view", "view_id": "VHOME"}
+        payload["view"] = {"id": "VHOME", "type": "home", "blocks": []}
+    else:
+        payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel}
+        payload["channel"] = {"id": channel}
+        payload["message"] = {"ts": message_ts, "text": "card"}
+        payload["response_url"] = response_url
+    return payload
