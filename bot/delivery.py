@@ -179,16 +179,29 @@ def post_message(
         if found is not None:
             log.info("outbox #%s: already in Slack as %s; not posting again", message.id, found)
             return {"channel": channel, "ts": found}
+    if not channel.startswith("D"):
+        _join(ctx, channel)
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": message.id}}
     arguments = {"channel": channel, "text": text, "blocks": blocks, "metadata": metadata}
     try:
         return call(ctx.client.chat_postMessage, **arguments)
     except PermanentFailure as failure:
-        if failure.error != "not_in_channel" or channel in ctx.joined_channels:
+        if failure.error != "not_in_channel":
             raise
-    call(ctx.client.conversations_join, channel=channel)
-    ctx.joined_channels.add(channel)
+    _join(ctx, channel, again=True)
     return call(ctx.client.chat_postMessage, **arguments)
+
+
+def _join(ctx: DeliveryContext, channel: str, *, again: bool = False) -> None:
+    """Be a member of a public channel before posting there, so that replies in card threads
+    reach cxbot as events. Private channels can't be joined: an admin invites the bot."""
+    if channel in ctx.joined_channels and not again:
+        return
+    try:
+        call(ctx.client.conversations_join, channel=channel)
+    except PermanentFailure as failure:
+        log.info("can't join %s (%s); invite cxbot there to see thread replies", channel, failure.error)
+    ctx.joined_channels.add(channel)
 
 
 def _find_posted(ctx: DeliveryContext, message: OutboxMessage, channel: str) -> str | None:

@@ -172,9 +172,16 @@ class ServedBot:
     def __init__(self, runtime: Runtime, executor: TrackingExecutor) -> None:
         self.stopped = False
         self.server = make_http_server(runtime.app, host="127.0.0.1", port=0, threads=4)
-        self.thread = threading.Thread(target=self.server.run, name="waitress", daemon=True)
+        self.thread = threading.Thread(target=self._serve, name="waitress", daemon=True)
         url = f"http://127.0.0.1:{self.server.effective_port}{EVENTS_PATH}"
         self.bot = BotUnderTest(runtime=runtime, executor=executor, url=url)
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except (OSError, ValueError):
+            if not self.stopped:  # closing the sockets under waitress's select() ends it this way
+                raise
 
     def __enter__(self) -> BotUnderTest:
         self.thread.start()
