@@ -9,8 +9,10 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 from dotenv import load_dotenv
 from slack_bolt.error import BoltError
@@ -18,9 +20,11 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import jobs
 from bot.clock import system_clock
 from bot.routes_file import RoutesFileError
 from bot.runtime import Runtime, build_runtime, import_routes_file, migrate
+from bot.scheduler import start_scheduler
 from bot.settings import Settings, SettingsError, load_settings
 from storage import outbox as queue
 from storage import routes as route_queries
@@ -71,7 +75,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--http", action="store_true", help="serve Slack's requests at /slack/events")
     run.add_argument("--port", type=int, help=f"HTTP port (default: $PORT or {DEFAULT_PORT})")
     run.add_argument("--host", default="0.0.0.0", help="HTTP address to listen on (default: 0.0.0.0)")
+    run.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="don't run the nag sweep and digest here (run them with `jobs run`)",
+    )
     run.set_defaults(handler=_run)
+
+    jobs_command = commands.add_parser("jobs", help="run a scheduled job once")
+    job_commands = jobs_command.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    job_run = job_commands.add_parser("run", help="run the nag sweep or the digest once, now or as of --at")
+    job_run.add_argument("job", choices=["nag", "digest"])
+    job_run.add_argument("--at", type=_moment, help="act as if the time were this ISO-8601 moment")
+    job_run.set_defaults(handler=_jobs_run)
 
     migrate_command = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate_command.set_defaults(handler=_migrate)
@@ -107,6 +123,7 @@ def _run(args: argparse.Namespace) -> int:
     runtime = build_runtime(settings)
     _stop_on_sigterm()
     runtime.dispatcher.start()
+    scheduler = None if args.no_scheduler else start_scheduler(runtime.deps)
     try:
         if args.http:
             _serve_http(runtime, host=args.host, port=port)
@@ -114,6 +131,44 @@ def _run(args: argparse.Namespace) -> int:
             _serve_socket_mode(runtime, settings)
     except KeyboardInterrupt:
         log.info("stopping")
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        runtime.close()
+    return 0
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO-8601 time like 2026-11-23T09:00+00:00"
+        ) from None
+    if moment.tzinfo is None:
+        zone = os.environ.get("CX_TIMEZONE", "").strip() or "UTC"
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment.astimezone(UTC)
+
+
+def _jobs_run(args: argparse.Namespace) -> int:
+    runtime = build_runtime(_settings(need_slack=True))
+    try:
+        if args.job == "nag":
+            result = jobs.nag(runtime.deps, at=args.at)
+            if not result.ran:
+                print(f"The nag sweep for {result.period} already ran; nothing to do.")
+            else:
+                print(
+                    f"Nag sweep {result.period}: {result.nagged_items} items nagged in {result.dms} DMs, "
+                    f"{result.escalated} escalated, "
+                    f"{result.waiting_for_working_hours} waiting for working hours."
+                )
+        else:
+            ran = jobs.digest(runtime.deps, at=args.at)
+            print("Digest queued." if ran else "The digest for that moment already ran; nothing to do.")
+        delivered = runtime.dispatcher.drain()
+        print(f"Delivered {delivered} message{'s' if delivered != 1 else ''} to Slack.")
     finally:
         runtime.close()
     return 0

@@ -15,8 +15,10 @@ from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.card import CardExtras, card_blocks, card_text, moved_card
+from bot.blocks.nags import escalation_message, escalation_note, nag_message
 from bot.blocks.notices import credit_question, kudos, owner_notice, raiser_news
 from bot.blocks.replies import Reply, confirmation
+from bot.clock import Clock, system_clock
 from bot.outbox_kinds import OutboxKind, RaiserNews
 from bot.slack_calls import (
     PermanentFailure,
@@ -25,7 +27,8 @@ from bot.slack_calls import (
     call,
     post_to_response_url,
 )
-from storage.items import credited_duplicate_raisers, get_item
+from bot.slack_ids import is_user
+from storage.items import credited_duplicate_raisers, get_item, open_items
 from storage.models import Item, OutboxMessage
 from storage.votes import vote_count
 
@@ -47,6 +50,7 @@ class DeliveryContext:
     client: WebClient
     session_factory: sessionmaker[Session]
     kudos_channel: str = ""
+    clock: Clock = system_clock
     timeout: int = 10
     joined_channels: set[str] = field(default_factory=set)
 
@@ -143,6 +147,47 @@ def ask_credit(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     return _delivered_dm(send_dm(ctx, message, user_id=item.raiser_id, reply=reply))
 
 
+def dm_nag(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    """Listed as they are now: items acted on since the sweep are left out, and if none is left,
+    nothing is sent."""
+    with ctx.session_factory() as session:
+        items = open_items(session=session, item_ids=[int(i) for i in message.payload["items"]])
+    if not items:
+        return Delivered(result={"skipped": "nothing left waiting"})
+    reply = nag_message(items, now=ctx.clock())
+    return _delivered_dm(send_dm(ctx, message, user_id=str(message.payload["user"]), reply=reply))
+
+
+def escalate(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    item = _load_item(ctx, message)
+    reply = escalation_message(item, now=ctx.clock(), permalink=_card_permalink(ctx, item))
+    sent = [
+        send_dm(ctx, message, user_id=person, reply=reply)["channel"]
+        for person in message.payload["to"]
+        if is_user(person)
+    ]
+    return Delivered(result={"dms": sent})
+
+
+def thread_note(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    item = _load_item(ctx, message)
+    if not item.card_ts:
+        raise PermanentFailure("the card was never posted")
+    reply = escalation_note(item, to=[str(person) for person in message.payload["to"]])
+    posted = post_message(
+        ctx, message, channel=item.channel, text=reply.text, blocks=reply.blocks, thread_ts=item.card_ts
+    )
+    return Delivered(result={"channel": posted["channel"], "ts": posted["ts"]})
+
+
+def post_digest(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    payload = message.payload
+    posted = post_message(
+        ctx, message, channel=str(payload["channel"]), text=str(payload["text"]), blocks=payload["blocks"]
+    )
+    return Delivered(result={"channel": posted["channel"], "ts": posted["ts"]})
+
+
 DELIVERIES: dict[str, Delivery] = {
     OutboxKind.POST_CARD: post_card,
     OutboxKind.CONFIRM_RAISER: confirm_raiser,
@@ -152,6 +197,10 @@ DELIVERIES: dict[str, Delivery] = {
     OutboxKind.DM_OWNER: dm_owner,
     OutboxKind.POST_KUDOS: post_kudos,
     OutboxKind.ASK_CREDIT: ask_credit,
+    OutboxKind.DM_NAG: dm_nag,
+    OutboxKind.ESCALATE: escalate,
+    OutboxKind.THREAD_NOTE: thread_note,
+    OutboxKind.POST_DIGEST: post_digest,
 }
 
 
@@ -170,7 +219,13 @@ def send_dm(ctx: DeliveryContext, message: OutboxMessage, *, user_id: str, reply
 
 
 def post_message(
-    ctx: DeliveryContext, message: OutboxMessage, *, channel: str, text: str, blocks: list[Any]
+    ctx: DeliveryContext,
+    message: OutboxMessage,
+    *,
+    channel: str,
+    text: str,
+    blocks: list[Any],
+    thread_ts: str | None = None,
 ) -> dict[str, Any]:
     """chat.postMessage tagged with the outbox id, so that a retry after an uncertain outcome
     finds the first post instead of making a second."""
@@ -183,6 +238,8 @@ def post_message(
         _join(ctx, channel)
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": message.id}}
     arguments = {"channel": channel, "text": text, "blocks": blocks, "metadata": metadata}
+    if thread_ts:
+        arguments["thread_ts"] = thread_ts
     try:
         return call(ctx.client.chat_postMessage, **arguments)
     except PermanentFailure as failure:

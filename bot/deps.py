@@ -20,6 +20,7 @@ class Deps:
     clock: Clock
     wake_outbox: Callable[[], None]
     members_of: MembersOf
+    zone_of: Callable[[str], str]  # a user's Slack time zone, CX_TIMEZONE when unknown
 
     @property
     def triage(self) -> Triage:

@@ -14,6 +14,7 @@ from bot.errors import CxError
 from bot.intake import Triage
 from bot.outbox_kinds import OutboxKind, RaiserNews
 from bot.permissions import Actor, manages, require_manager, require_raiser
+from bot.sla import MAX_SNOOZES, SNOOZE
 from bot.slack_ids import is_owner
 from storage import routes as route_queries
 from storage.models import CreditState, Event, Item, ItemKind, ItemStatus
@@ -35,6 +36,13 @@ class Change:
 
     item_id: int
     summary: str
+
+
+def _restart_staleness(item: Item) -> None:
+    """A new state starts a new staleness period: nags and escalation count afresh."""
+    item.nag_count = 0
+    item.last_nagged_at = None
+    item.escalated_at = None
 
 
 def _record(session: Session, item: Item, kind: str, actor: str, now: datetime, **data: Any) -> None:
@@ -64,6 +72,7 @@ def acknowledge(
     _require_state(item, (ItemStatus.NEW,), "acknowledged")
     item.status = ItemStatus.ACKNOWLEDGED
     item.acknowledged_at = now
+    _restart_staleness(item)
     data: dict[str, Any] = {"via": via}
     if reply_text is not None:
         data["reply"] = reply_text
@@ -146,6 +155,7 @@ def reopen(*, session: Session, item: Item, actor: Actor, now: datetime) -> Chan
     item.acknowledged_at = item.acknowledged_at or now
     item.closed_at = None
     item.duplicate_of_id = None
+    _restart_staleness(item)
     _record(session, item, "reopened", actor.user_id, now, was=previous.value)
     _queue(session, item, OutboxKind.UPDATE_CARD, now)
     _tell_raiser(session, item, RaiserNews.REOPENED, now, by=actor.user_id)
@@ -224,6 +234,7 @@ def reassign(
     item.grey_area = False
     item.status = ItemStatus.NEW
     item.acknowledged_at = None
+    _restart_staleness(item)
     _record(
         session,
         item,
@@ -260,6 +271,22 @@ def reply_in_thread(*, session: Session, item: Item, actor: Actor, now: datetime
         acknowledge(session=session, item=item, actor=actor, now=now, via="thread_reply", reply_text=text)
         return
     comment(session=session, item=item, actor=actor, now=now, text=text, ts=ts)
+
+
+def snooze(*, session: Session, item: Item, actor: Actor, now: datetime) -> Change:
+    """Quiet the nags about an item for a day; twice at most."""
+    require_manager(item, actor, "snooze it")
+    _require_state(item, OPEN, "snoozed")
+    if item.snooze_count >= MAX_SNOOZES:
+        raise InvalidTransition(
+            f"#{item.id} has been snoozed {MAX_SNOOZES} times already. Please act on it, decline it, "
+            "or reassign it."
+        )
+    item.snooze_count += 1
+    item.snoozed_until = now + SNOOZE
+    _record(session, item, "snoozed", actor.user_id, now, until=item.snoozed_until.isoformat())
+    left = MAX_SNOOZES - item.snooze_count
+    return Change(item.id, f"Snoozed #{item.id} for a day ({left} snooze{'s' if left != 1 else ''} left).")
 
 
 def toggle_vote(*, session: Session, item: Item, voter: str, now: datetime) -> bool:

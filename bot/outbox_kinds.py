@@ -14,6 +14,10 @@ class OutboxKind(enum.StrEnum):
     DM_OWNER = "dm_owner"
     POST_KUDOS = "post_kudos"
     ASK_CREDIT = "ask_credit"
+    DM_NAG = "dm_nag"
+    ESCALATE = "escalate"
+    THREAD_NOTE = "thread_note"
+    POST_DIGEST = "post_digest"
 
 
 class RaiserNews(enum.StrEnum):

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from bot import slack_ids
+from bot.sla import POLICY_KEYS, parse_duration
 
 NOT_SURE = "not sure"
 MAX_AREA_LENGTH = 75  # Slack's limit for an option's text in the modal's area menu
 MAX_ROUTES = 99  # the area menu holds 100 options, one of them "not sure"
-_KEYS = {"area", "owner", "channel", "keywords", "escalate_to"}
+_KEYS = {"area", "owner", "channel", "keywords", "escalate_to", "stale_after"}
 _HEADER = re.compile(r"^\s*\[\[\s*routes\s*\]\]")
 
 
@@ -35,6 +36,7 @@ class RouteSpec:
     keywords: tuple[str, ...]
     escalate_to: str | None
     position: int
+    stale_after: tuple[tuple[str, float], ...] = ()
 
 
 class RoutesFileError(Exception):
@@ -123,6 +125,7 @@ def _route(table: dict[str, Any], index: int, locator: _Locator) -> RouteSpec:
         keywords=fields.keywords(),
         escalate_to=fields.escalate_to(),
         position=index,
+        stale_after=fields.stale_after(),
     )
 
 
@@ -172,6 +175,26 @@ class _RouteFields:
         if "escalate_to" not in self.table:
             return None
         return self.id_field("escalate_to", slack_ids.is_owner, "a user ID (U...) or user group ID (S...)")
+
+    def stale_after(self) -> tuple[tuple[str, float], ...]:
+        value = self.table.get("stale_after", {})
+        if not isinstance(value, dict):
+            raise self.fail(
+                "stale_after", '\'stale_after\' must be a table, like { alarm = "12h", idea = "3d" }'
+            )
+        overrides = []
+        for key, duration in value.items():
+            if key not in POLICY_KEYS:
+                raise self.fail(
+                    "stale_after", f"unknown stale_after key {key!r} (known: {', '.join(POLICY_KEYS)})"
+                )
+            seconds = parse_duration(duration) if isinstance(duration, str) else None
+            if seconds is None:
+                raise self.fail(
+                    "stale_after", f'stale_after.{key} must be a duration like "90m", "8h" or "7d"'
+                )
+            overrides.append((key, seconds))
+        return tuple(overrides)
 
 
 def _check_unique_areas(specs: list[RouteSpec], locator: _Locator) -> None:

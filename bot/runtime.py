@@ -72,6 +72,7 @@ def build_runtime(
             client=make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=False),
             session_factory=session_factory,
             kudos_channel=settings.kudos_channel,
+            clock=clock,
         ),
         deliveries=DELIVERIES,
         clock=clock,
@@ -83,6 +84,7 @@ def build_runtime(
         clock=clock,
         wake_outbox=dispatcher.wake,
         members_of=directory.members_of,
+        zone_of=lambda user: directory.timezone_of(user, default=settings.timezone),
     )
     return Runtime(
         engine=engine,

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import ArgumentError
 
 from bot import slack_ids
@@ -19,6 +20,7 @@ from storage.db import normalise_url
 
 DEFAULT_DATABASE_URL = "sqlite:///cxbot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DIGEST_CRON = "0 9 * * mon"
 
 
 class SettingsError(Exception):
@@ -38,6 +40,8 @@ class Settings:
     digest_channel: str = ""
     admins: tuple[str, ...] = ()
     timezone: str = "UTC"
+    nag_interval_minutes: int = 15
+    digest_cron: str = DEFAULT_DIGEST_CRON
 
     @property
     def zone(self) -> ZoneInfo:
@@ -68,6 +72,8 @@ def load_settings(env: Mapping[str, str], *, need_slack: bool, http: bool = Fals
         digest_channel=reader.channel("CX_DIGEST_CHANNEL", required=False) or triage_channel,
         admins=reader.admins(),
         timezone=reader.timezone(),
+        nag_interval_minutes=reader.nag_interval(),
+        digest_cron=reader.digest_cron(),
     )
 
 
@@ -155,6 +161,24 @@ class _Reader:
             if not slack_ids.is_user(admin):
                 raise SettingsError(f"CX_ADMINS must list user IDs such as U0123ABCD; {admin!r} is not one")
         return admins
+
+    def nag_interval(self) -> int:
+        value = self.get("CX_NAG_INTERVAL_MINUTES") or "15"
+        if not value.isdigit() or not 1 <= int(value) <= 1440:
+            raise SettingsError(
+                f"CX_NAG_INTERVAL_MINUTES must be a whole number of minutes from 1 to 1440, got {value!r}"
+            )
+        return int(value)
+
+    def digest_cron(self) -> str:
+        value = self.get("CX_DIGEST_CRON") or DEFAULT_DIGEST_CRON
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as error:
+            raise SettingsError(
+                f"CX_DIGEST_CRON must be a crontab line like {DEFAULT_DIGEST_CRON!r} ({error})"
+            ) from None
+        return value
 
     def timezone(self) -> str:
         value = self.get("CX_TIMEZONE") or "UTC"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.deps import Deps
-from handlers import capture, errors, events, items
+from handlers import capture, digest, errors, events, items
 
 
 def register_all(app: App, deps: Deps) -> None:
@@ -13,3 +13,4 @@ def register_all(app: App, deps: Deps) -> None:
     capture.register(app, deps)
     items.register(app, deps)
     events.register(app, deps)
+    digest.register(app, deps)

@@ -39,6 +39,7 @@ Apply = Callable[[Session, Item, Actor], Change | None]
 def register(app: App, deps: Deps) -> None:
     app.action(ItemAction.ACKNOWLEDGE)(_change_button(deps, _acknowledge))
     app.action(ItemAction.REOPEN)(_change_button(deps, _reopen))
+    app.action(ItemAction.SNOOZE)(_change_button(deps, _snooze, always_tell=True))
     app.action(ItemAction.UPVOTE)(_vote_button(deps))
     app.action(ItemAction.MARK_ACTIONED)(
         _dialog_button(deps, "mark it actioned", lambda d, i: actioned_modal(i))
@@ -74,6 +75,11 @@ def _reopen(deps: Deps) -> Apply:
     return lambda session, item, who: lifecycle.reopen(session=session, item=item, actor=who, now=now)
 
 
+def _snooze(deps: Deps) -> Apply:
+    now = deps.clock()
+    return lambda session, item, who: lifecycle.snooze(session=session, item=item, actor=who, now=now)
+
+
 def _withdraw(deps: Deps) -> Apply:
     now = deps.clock()
     return lambda session, item, who: lifecycle.withdraw(session=session, item=item, actor=who, now=now)
@@ -88,7 +94,7 @@ def _after(
         tell(body, client, change.summary)
 
 
-def _change_button(deps: Deps, make: Callable[[Deps], Apply]) -> Any:
+def _change_button(deps: Deps, make: Callable[[Deps], Apply], *, always_tell: bool = False) -> Any:
     def on_click(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         try:
@@ -99,7 +105,8 @@ def _change_button(deps: Deps, make: Callable[[Deps], Apply]) -> Any:
             tell(body, client, error.user_message)
             return
         # The card's update shows a success; only a no-op ("already acknowledged") is worth saying.
-        _after(deps, body, client, change, quiet=change is not None and "already" not in change.summary)
+        quiet = not always_tell and change is not None and "already" not in change.summary
+        _after(deps, body, client, change, quiet=quiet)
 
     return on_click
 

@@ -45,7 +45,9 @@ class Recognition:
     alarms: int
 
 
-def recognition_board(*, session: Session, since: datetime, limit: int = 10) -> list[Recognition]:
+def recognition_board(
+    *, session: Session, since: datetime, until: datetime | None = None, limit: int = 10
+) -> list[Recognition]:
     """People whose items led to action since `since`: raisers of the item (anonymous ones only if
     they agreed to be credited) and the named raisers of its duplicates."""
     credited = (Item.status == ItemStatus.ACTIONED) & Item.led_to_action.is_(True) & (Item.closed_at >= since)

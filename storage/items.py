@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Event, Item
+from storage.models import Event, Item, ItemStatus
 
 
 def item_by_intake_key(*, session: Session, intake_key: str) -> Item | None:
@@ -52,3 +52,12 @@ def last_event_at(*, session: Session, item_id: int, actor: str, kinds: tuple[st
             Event.item_id == item_id, Event.actor == actor, Event.kind.in_(kinds)
         )
     )
+
+
+def open_items(*, session: Session, item_ids: list[int]) -> list[Item]:
+    query = (
+        select(Item)
+        .where(Item.id.in_(item_ids), Item.status.in_((ItemStatus.NEW, ItemStatus.ACKNOWLEDGED)))
+        .order_by(Item.created_at)
+    )
+    return list(session.scalars(query))

@@ -133,6 +133,7 @@ class Route(Base):
     escalate_to: Mapped[str | None] = mapped_column(String(32))
     position: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    stale_after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime]
 
 
@@ -173,6 +174,11 @@ class Item(Base):
         _enum(CreditState), default=CreditState.NONE, server_default=CreditState.NONE.value
     )
     credited_at: Mapped[datetime | None]
+    nag_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_nagged_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    snoozed_until: Mapped[datetime | None]
+    snooze_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     route: Mapped[Route | None] = relationship()
 
@@ -203,6 +209,18 @@ class Vote(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
     voter_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     at: Mapped[datetime]
+
+
+class JobRun(Base):
+    """One run of a scheduled job for one period: the row is the claim, so across replicas and
+    repeated `cxbot jobs run --at` each period runs once."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime]
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class HandledRequest(Base):

@@ -26,6 +26,8 @@ class RouteFields(Protocol):
     def escalate_to(self) -> str | None: ...
     @property
     def position(self) -> int: ...
+    @property
+    def stale_after(self) -> Sequence[tuple[str, float]]: ...
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ def _same(route: Route, spec: RouteFields) -> bool:
         and list(route.keywords) == list(spec.keywords)
         and route.escalate_to == spec.escalate_to
         and route.position == spec.position
+        and (route.stale_after or {}) == dict(spec.stale_after)
     )
 
 
@@ -93,5 +96,6 @@ def _copy(route: Route, spec: RouteFields, now: datetime) -> None:
     route.keywords = list(spec.keywords)
     route.escalate_to = spec.escalate_to
     route.position = spec.position
+    route.stale_after = dict(spec.stale_after) or None
     route.active = True
     route.updated_at = now

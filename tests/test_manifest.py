@@ -5,13 +5,14 @@ from pathlib import Path
 import yaml
 
 from handlers.capture import Command, Shortcut
+from handlers.digest import COMMAND as DIGEST_COMMAND
 
 MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yaml").read_text())
 
 
 def test_every_command_and_shortcut_is_declared() -> None:
     commands = {c["command"] for c in MANIFEST["features"]["slash_commands"]}
-    assert commands == {command.value for command in Command}
+    assert commands == {command.value for command in Command} | {DIGEST_COMMAND}
     shortcuts = {(s["type"], s["callback_id"]) for s in MANIFEST["features"]["shortcuts"]}
     assert shortcuts == {("message", shortcut.value) for shortcut in Shortcut}
     assert any(s["name"] == "Raise as CX alarm" for s in MANIFEST["features"]["shortcuts"])

@@ -13,6 +13,7 @@ class ItemAction(enum.StrEnum):
     REOPEN = "item_reopen"
     UPVOTE = "item_upvote"
     MORE = "item_more"
+    SNOOZE = "item_snooze"
 
 
 class MoreOption(enum.StrEnum):

@@ -1,0 +1,142 @@
+"""The weekly digest, rendered: numbers first, then what is stuck, grey areas, and credit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.blocks import labels
+from bot.blocks.nags import age
+from bot.blocks.replies import Reply
+from bot.blocks.text import preview
+from storage.digest import Speed
+from storage.models import ItemKind, JourneyStage
+
+if TYPE_CHECKING:
+    from bot.digest import Digest, Window
+
+
+def digest_reply(digest: Digest, *, zone: str) -> Reply:
+    tz = ZoneInfo(zone)
+    start, end = digest.start.astimezone(tz), (digest.end - timedelta(seconds=1)).astimezone(tz)
+    span = f"{start:%a %d %b} to {end:%a %d %b %Y}"
+    blocks: list[Block] = [
+        HeaderBlock(text="Weekly CX digest"),
+        _context(f"{span} ({zone}), compared with the week before."),
+        _section(_flow_table(digest.this_week, digest.last_week)),
+        _section(_speed_lines(digest.this_week, digest.last_week)),
+        DividerBlock(),
+        _section(_stuck(digest)),
+        _section(_grey(digest)),
+        _section(_breakdown("By area", [(area or "grey area", r, a) for area, r, a in digest.by_area])),
+        _section(_breakdown("By journey stage", [(_stage(value), r, a) for value, r, a in digest.by_stage])),
+        DividerBlock(),
+        _section(_credits(digest)),
+        _section(_ideas(digest)),
+    ]
+    this = digest.this_week.flow
+    text = (
+        f"Weekly CX digest, {span}: {this[ItemKind.ALARM].raised} alarms and "
+        f"{this[ItemKind.IDEA].raised} ideas raised, {digest.past_sla} past their SLA."
+    )
+    return Reply(text=text, blocks=blocks)
+
+
+def _delta(now: int, before: int) -> str:
+    if now == before:
+        return "same as last week"
+    return f"{'+' if now > before else '-'}{abs(now - before)} vs last week"
+
+
+def _flow_table(this: Window, last: Window) -> str:
+    lines = ["*Flow*"]
+    for kind, name in ((ItemKind.ALARM, "Alarms"), (ItemKind.IDEA, "Ideas")):
+        now, before = this.flow[kind], last.flow[kind]
+        parts = [
+            f"{getattr(now, field)} {field} ({_delta(getattr(now, field), getattr(before, field))})"
+            for field in ("raised", "acknowledged", "actioned", "declined")
+        ]
+        lines.append(f"{name}: " + " · ".join(parts))
+    return "\n".join(lines)
+
+
+def _duration(value: timedelta | None) -> str:
+    return age(value) if value is not None else "n/a"
+
+
+def _speed(speed: Speed) -> str:
+    return f"{_duration(speed.median)} / {_duration(speed.p90)}"
+
+
+def _speed_lines(this: Window, last: Window) -> str:
+    return "\n".join(
+        [
+            "*Speed* (median / 90th percentile)",
+            f"Time to acknowledge: {_speed(this.to_acknowledge)} (last week {_speed(last.to_acknowledge)})",
+            f"Time to action: {_speed(this.to_action)} (last week {_speed(last.to_action)})",
+        ]
+    )
+
+
+def _stuck(digest: Digest) -> str:
+    lines = [f"*Past their SLA now: {digest.past_sla}*"]
+    for item, due in digest.oldest_past_sla:
+        lines.append(
+            f"• #{item.id} {preview(item.text, 90)} · {item.area or 'grey area'} · "
+            f"{labels.mentions(item.owner)} · overdue {age(digest.end - due)}"
+        )
+    if not digest.oldest_past_sla:
+        lines.append("Nothing is overdue. :tada:")
+    return "\n".join(lines)
+
+
+def _grey(digest: Digest) -> str:
+    return (
+        f"*Grey areas*: {digest.grey_came_in} came in with no owner this week; "
+        f"{digest.grey_resolved} found an owner; {digest.grey_unowned} still unowned."
+    )
+
+
+def _stage(value: str | None) -> str:
+    return labels.STAGE[JourneyStage(value)] if value else "not given"
+
+
+def _breakdown(title: str, rows: list[tuple[str, int, int]]) -> str:
+    if not rows:
+        return f"*{title}*: nothing this week."
+    return f"*{title}* (raised / actioned)\n" + "\n".join(f"• {name}: {r} / {a}" for name, r, a in rows[:10])
+
+
+def _credits(digest: Digest) -> str:
+    if not digest.credited:
+        return "*Thank you*: no alarms led to action this week."
+    people = ", ".join(f"{labels.mention(entry.user_id)} ({entry.alarms})" for entry in digest.credited)
+    return f"*Thank you* to the people whose alarms and ideas led to action: {people}"
+
+
+def _ideas(digest: Digest) -> str:
+    if not digest.top_ideas:
+        return "*Top ideas*: no votes yet."
+    lines = [
+        f"• #{item.id} {preview(item.text, 90)}: {votes} vote{'s' if votes != 1 else ''}"
+        for item, votes in digest.top_ideas
+    ]
+    return "*Top ideas by votes*\n" + "\n".join(lines)
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=text[:3000]))
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text)])

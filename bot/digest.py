@@ -1,0 +1,112 @@
+"""The weekly digest: the last 7 days against the 7 before, for the CX leads."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.blocks.digest import digest_reply
+from bot.nag import policy_for
+from bot.outbox_kinds import OutboxKind
+from bot.sla import is_stale, stale_at
+from storage import board, jobs
+from storage import digest as numbers
+from storage.db import transaction
+from storage.models import Item, ItemKind
+from storage.outbox import enqueue
+
+log = logging.getLogger(__name__)
+
+JOB = "digest"
+WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Window:
+    flow: dict[ItemKind, numbers.Flow]
+    to_acknowledge: numbers.Speed
+    to_action: numbers.Speed
+
+
+@dataclass(frozen=True)
+class Digest:
+    start: datetime
+    end: datetime
+    this_week: Window
+    last_week: Window
+    past_sla: int
+    oldest_past_sla: list[tuple[Item, datetime]]
+    grey_came_in: int
+    grey_resolved: int
+    grey_unowned: int
+    by_area: list[tuple[str | None, int, int]]
+    by_stage: list[tuple[str | None, int, int]]
+    credited: list[board.Recognition]
+    top_ideas: list[tuple[Item, int]]
+
+
+def _window(session: Session, start: datetime, end: datetime) -> Window:
+    return Window(
+        flow=numbers.flow(session=session, start=start, end=end),
+        to_acknowledge=numbers.speed(session=session, event_kind="acknowledged", start=start, end=end),
+        to_action=numbers.speed(session=session, event_kind="actioned", start=start, end=end),
+    )
+
+
+def build_digest(session: Session, *, end: datetime) -> Digest:
+    start = end - WEEK
+    routes = jobs.routes_by_id(session=session)
+    open_items = jobs.open_unsnoozed(session=session, now=end) + jobs.snoozed(session=session, now=end)
+    past = []
+    for item in open_items:
+        policy = policy_for(item, routes)
+        due = stale_at(item, policy)
+        if due is not None and is_stale(item, policy, end):
+            past.append((item, due))
+    past.sort(key=lambda pair: pair[1])
+    came_in, resolved, unowned = numbers.grey_areas(session=session, start=start, end=end)
+    return Digest(
+        start=start,
+        end=end,
+        this_week=_window(session, start, end),
+        last_week=_window(session, start - WEEK, start),
+        past_sla=len(past),
+        oldest_past_sla=past[:5],
+        grey_came_in=came_in,
+        grey_resolved=resolved,
+        grey_unowned=unowned,
+        by_area=numbers.breakdown(session=session, column=Item.area, start=start, end=end),
+        by_stage=numbers.breakdown(session=session, column=Item.journey_stage, start=start, end=end),
+        credited=board.recognition_board(session=session, since=start, until=end),
+        top_ideas=numbers.top_ideas(session=session),
+    )
+
+
+def period_of(at: datetime) -> str:
+    return at.replace(second=0, microsecond=0).isoformat()
+
+
+def run_digest(
+    session_factory: sessionmaker[Session], *, at: datetime, now: datetime, channel: str, zone: str
+) -> bool:
+    """Post the digest for the week ending `at`, once per `at` (to the minute). Returns whether it ran."""
+    period = period_of(at)
+    if not jobs.claim_period(session_factory, job=JOB, period=period, now=now):
+        log.info("digest for %s already ran; skipping", period)
+        return False
+    with transaction(session_factory) as session:
+        digest = build_digest(session, end=at)
+        reply = digest_reply(digest, zone=zone)
+        enqueue(
+            session=session,
+            kind=OutboxKind.POST_DIGEST,
+            payload={"channel": channel, "text": reply.text, "blocks": reply.as_dicts()},
+            item_id=None,
+            now=now,
+        )
+        jobs.record_summary(session=session, job=JOB, period=period, summary={"past_sla": digest.past_sla})
+    log.info("digest for the week ending %s queued for %s", period, channel)
+    return True

@@ -1,0 +1,87 @@
+"""APScheduler inside `cxbot run`: the nag sweep every CX_NAG_INTERVAL_MINUTES, the digest on
+CX_DIGEST_CRON in CX_TIMEZONE. Each run claims its period in the database, so with several
+replicas each period runs once; after downtime a missed digest runs once, at start."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot import jobs
+from bot.deps import Deps
+from bot.digest import JOB as DIGEST_JOB
+from storage.jobs import last_period
+
+log = logging.getLogger(__name__)
+
+_EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday at midnight: sweeps land on round times
+
+
+def digest_trigger(deps: Deps) -> CronTrigger:
+    return CronTrigger.from_crontab(deps.settings.digest_cron, timezone=deps.settings.zone)
+
+
+def last_fire_time(
+    trigger: CronTrigger, now: datetime, *, lookback: timedelta = timedelta(days=35)
+) -> datetime | None:
+    """The latest moment at or before `now` that the trigger fires."""
+    previous: datetime | None = None
+    moment = trigger.get_next_fire_time(None, now - lookback)
+    while moment is not None and moment <= now:
+        previous = moment
+        moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
+    return previous
+
+
+def scheduled_digest(deps: Deps) -> bool:
+    """The digest for the fire time just passed, so every replica names the same period."""
+    moment = last_fire_time(digest_trigger(deps), deps.clock())
+    return jobs.digest(deps, at=moment) if moment is not None else False
+
+
+def make_scheduler(deps: Deps) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone=deps.settings.zone)
+    options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+    scheduler.add_job(
+        jobs.nag,
+        IntervalTrigger(minutes=deps.settings.nag_interval_minutes, start_date=_EPOCH),
+        args=[deps],
+        id="nag",
+        name="nag sweep",
+        **options,
+    )
+    scheduler.add_job(
+        scheduled_digest, digest_trigger(deps), args=[deps], id="digest", name="digest", **options
+    )
+    return scheduler
+
+
+def catch_up(deps: Deps) -> bool:
+    """Run the digest missed while no replica was running, once. A fresh install, which never
+    posted a digest, waits for its first scheduled time instead."""
+    with deps.session_factory() as session:
+        previous = last_period(session=session, job=DIGEST_JOB)
+    if previous is None:
+        return False
+    return scheduled_digest(deps)
+
+
+def start_scheduler(deps: Deps) -> BackgroundScheduler:
+    """Start the jobs, first catching up a digest missed while no replica was running."""
+    try:
+        catch_up(deps)
+    except Exception:
+        log.exception("catching up the digest failed; the schedule goes on")
+    scheduler = make_scheduler(deps)
+    scheduler.start()
+    log.info(
+        "scheduler started: nag sweep every %d min, digest on %r (%s)",
+        deps.settings.nag_interval_minutes,
+        deps.settings.digest_cron,
+        deps.settings.timezone,
+    )
+    return scheduler

@@ -1,0 +1,33 @@
+"""/cx-digest: a private preview of the weekly digest, for the CX leads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.blocks.digest import digest_reply
+from bot.deps import Deps
+from bot.digest import build_digest
+
+COMMAND = "/cx-digest"
+
+
+def register(app: App, deps: Deps) -> None:
+    app.command(COMMAND)(_preview_listener(deps))
+
+
+def _preview_listener(deps: Deps) -> Any:
+    def on_preview(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        if command.get("user_id") not in deps.settings.admins:
+            ack(
+                text="The digest preview is for the CX leads; the digest itself goes to its channel weekly.",
+                response_type="ephemeral",
+            )
+            return
+        ack()
+        with deps.session_factory() as session:
+            reply = digest_reply(build_digest(session, end=deps.clock()), zone=deps.settings.timezone)
+        respond(text=reply.text, blocks=reply.as_dicts(), response_type="ephemeral")
+
+    return on_preview
