@@ -160,7 +160,8 @@ def dm_nag(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
 
 def escalate(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     item = _load_item(ctx, message)
-    reply = escalation_message(item, now=ctx.clock(), permalink=_card_permalink(ctx, item))
+    nags = int(message.payload.get("nags") or 0)
+    reply = escalation_message(item, nags=nags, now=ctx.clock(), permalink=_card_permalink(ctx, item))
     sent = [
         send_dm(ctx, message, user_id=person, reply=reply)["channel"]
         for person in message.payload["to"]
@@ -173,7 +174,9 @@ def thread_note(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     item = _load_item(ctx, message)
     if not item.card_ts:
         raise PermanentFailure("the card was never posted")
-    reply = escalation_note(item, to=[str(person) for person in message.payload["to"]])
+    reply = escalation_note(
+        nags=int(message.payload.get("nags") or 0), to=[str(person) for person in message.payload["to"]]
+    )
     posted = post_message(
         ctx, message, channel=item.channel, text=reply.text, blocks=reply.blocks, thread_ts=item.card_ts
     )

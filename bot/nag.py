@@ -166,12 +166,18 @@ def _escalate(
             item_id=item.id, kind="escalated", actor="cxbot", at=at, data={"to": to, "nags": item.nag_count}
         )
     )
-    enqueue(session=session, kind=OutboxKind.ESCALATE, payload={"to": to}, item_id=item.id, now=now)
-    if item.card_ts:
-        enqueue(
-            session=session,
-            kind=OutboxKind.THREAD_NOTE,
-            payload={"note": "escalated", "to": to},
-            item_id=item.id,
-            now=now,
-        )
+    enqueue(
+        session=session,
+        kind=OutboxKind.ESCALATE,
+        payload={"to": to, "nags": item.nag_count},
+        item_id=item.id,
+        now=now,
+    )
+    # Queued after the card's own messages, so it lands in the card's thread once the card exists.
+    enqueue(
+        session=session,
+        kind=OutboxKind.THREAD_NOTE,
+        payload={"note": "escalated", "to": to, "nags": item.nag_count},
+        item_id=item.id,
+        now=now,
+    )

@@ -71,11 +71,11 @@ def _item_rows(item: Item, now: datetime) -> list[Block]:
     ]
 
 
-def escalation_message(item: Item, *, now: datetime, permalink: str | None) -> Reply:
+def escalation_message(item: Item, *, nags: int, now: datetime, permalink: str | None) -> Reply:
     link = f" <{permalink}|Open it>" if permalink else ""
     text = (
         f":rotating_light: *#{item.id}* has waited {age(now - waiting_since(item))} and its owner "
-        f"({labels.mentions(item.owner)}) hasn't answered {item.nag_count} reminders, so it comes to you.\n"
+        f"({labels.mentions(item.owner)}) hasn't answered {nags} reminders, so it comes to you.\n"
         f"“{preview(item.text, 200)}”{link}"
     )
     return Reply(
@@ -83,9 +83,9 @@ def escalation_message(item: Item, *, now: datetime, permalink: str | None) -> R
     )
 
 
-def escalation_note(item: Item, *, to: Sequence[str]) -> Reply:
+def escalation_note(*, nags: int, to: Sequence[str]) -> Reply:
     who = ", ".join(labels.mention(person) for person in to)
-    text = f":rotating_light: No answer after {item.nag_count} reminders, so this is escalated to {who}."
+    text = f":rotating_light: No answer after {nags} reminders, so this is escalated to {who}."
     return Reply(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
 
 

@@ -1,0 +1,212 @@
+"""Jobs end to end: the sweep's DMs and escalation as Slack sees them, the digest post and preview,
+the scheduler's jobs on two replicas, catching up after downtime, and `cxbot jobs run`."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import jobs
+from bot.scheduler import catch_up, digest_trigger, last_fire_time, make_scheduler
+from bot.settings import Settings
+from storage import jobs as job_queries
+from tests.conftest import _postgres_schema
+from tests.fakeslack import FakeSlack
+from tests.support import BotUnderTest, FakeClock, block_action
+
+OWNER = "U0BILLING"
+
+
+def file_alarms(bot: BotUnderTest, *texts: str) -> None:
+    for text in texts:
+        bot.command("/cx-alarm", text)
+    bot.settle()
+
+
+def nags(fake: FakeSlack, user: str) -> list[dict[str, object]]:
+    channel = "D" + user[1:]
+    return [
+        c.args
+        for c in fake.calls_to("chat.postMessage")
+        if c.args["channel"] == channel and "waiting on you" in c.args["text"]
+    ]
+
+
+def test_one_dm_per_owner_listing_every_stale_item(
+    bot: BotUnderTest, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    fake_slack.set_user(OWNER, tz="Europe/London")
+    file_alarms(bot, "refund one", "refund two", "invoice three")
+    clock.advance(hours=24)
+    result = jobs.nag(bot.runtime.deps)
+    bot.runtime.dispatcher.drain()
+    assert (result.nagged_items, result.dms) == (3, 1)
+    [dm] = nags(fake_slack, OWNER)
+    shown = json.dumps(dm["blocks"])
+    assert all(f"*#{n}*" in shown for n in (1, 2, 3))
+    assert "24 h" in shown and "Snooze 1 day" in shown and "item_acknowledge" in shown
+    assert [c.args["user"] for c in fake_slack.calls_to("users.info")] == [OWNER]
+
+    jobs.nag(bot.runtime.deps)  # the same period
+    clock.advance(minutes=15)
+    jobs.nag(bot.runtime.deps)  # a new period, but nagged less than 24 h ago
+    bot.runtime.dispatcher.drain()
+    assert len(nags(fake_slack, OWNER)) == 1
+    assert len(fake_slack.calls_to("users.info")) == 1  # the time zone is cached
+
+
+def test_owner_in_another_time_zone_is_nagged_in_their_hours(
+    bot: BotUnderTest, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    fake_slack.set_user(OWNER, tz="America/Los_Angeles")
+    file_alarms(bot, "refund one")
+    clock.advance(hours=24)  # Tuesday 10:00 UTC is 02:00 in Los Angeles
+    assert jobs.nag(bot.runtime.deps).waiting_for_working_hours == 1
+    clock.advance(hours=7)  # 17:00 UTC is 09:00 there
+    assert jobs.nag(bot.runtime.deps).nagged_items == 1
+    bot.runtime.dispatcher.drain()
+    assert len(nags(fake_slack, OWNER)) == 1
+
+
+def test_snooze_from_the_nag_and_escalation_after_three(
+    bot: BotUnderTest, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    fake_slack.set_user(OWNER, tz="Europe/London")
+    file_alarms(bot, "refund one")
+    for _ in range(3):
+        clock.advance(hours=24)
+        jobs.nag(bot.runtime.deps)
+    bot.runtime.dispatcher.drain()
+    assert len(nags(fake_slack, OWNER)) == 3
+    clock.advance(hours=24)  # Friday: a 4th due sweep escalates
+    assert jobs.nag(bot.runtime.deps).escalated == 1
+    bot.runtime.dispatcher.drain()
+    [escalation] = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "D0CFO"]
+    assert "hasn't answered 3 reminders" in escalation.all_text()
+    card = fake_slack.calls_to("chat.postMessage")[0]
+    [note] = [
+        c for c in fake_slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == card.response["ts"]
+    ]
+    assert "escalated to <@U0CFO>" in note.all_text()
+
+    for expected in ("1 snooze left", "0 snoozes left", "snoozed 2 times already"):
+        payload = block_action(
+            action_id="item_snooze",
+            value="1",
+            user=OWNER,
+            channel="D0BILLING",
+            response_url=fake_slack.response_url("snooze"),
+        )
+        bot.interaction(payload)
+        bot.settle()
+        assert expected in fake_slack.calls_to("response_url")[-1].all_text()
+
+
+def test_digest_posts_to_its_channel_and_admins_can_preview(
+    bot: BotUnderTest, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    file_alarms(bot, "refund one")
+    clock.advance(hours=1)
+    assert jobs.digest(bot.runtime.deps)
+    assert not jobs.digest(bot.runtime.deps)
+    bot.runtime.dispatcher.drain()
+    [posted] = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0DIGEST"]
+    assert "Weekly CX digest" in posted.all_text() and "1 raised" in posted.all_text()
+
+    bot.command("/cx-digest", "", user="U0ADMIN1", response_url=fake_slack.response_url("preview"))
+    bot.settle()
+    [preview] = fake_slack.calls_to("response_url")[-1:]
+    assert preview.args["response_type"] == "ephemeral" and "Weekly CX digest" in preview.all_text()
+    refused = bot.command("/cx-digest", "", user="U0RAISER")
+    assert "for the CX leads" in refused.json()["text"]
+
+
+def test_a_missed_digest_runs_once_after_downtime(
+    bot: BotUnderTest, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    deps = bot.runtime.deps
+    assert not catch_up(deps)  # a fresh install waits for its first scheduled time
+    last_monday = last_fire_time(digest_trigger(deps), clock())
+    assert last_monday is not None
+    jobs.digest(deps, at=last_monday - timedelta(days=7))  # the week before: it did run then
+    clock.advance(days=14)  # down for two Mondays
+    assert catch_up(deps)
+    assert not catch_up(deps)
+    bot.runtime.dispatcher.drain()
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0DIGEST"]) == 2
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from _postgres_schema()
+
+
+def test_two_schedulers_on_postgres_fire_each_job_once(
+    postgres_url: str,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    start_bot: Callable[..., BotUnderTest],
+) -> None:
+    fake_slack.set_user(OWNER, tz="Europe/London")
+    first, second = start_bot(database_url=postgres_url), start_bot(database_url=postgres_url)
+    file_alarms(first, "refund one")
+    clock.now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 09:00: digest time, and the alarm is stale
+    schedulers = [make_scheduler(first.runtime.deps), make_scheduler(second.runtime.deps)]
+    fired = [job for scheduler in schedulers for job in scheduler.get_jobs()]
+    assert sorted(job.id for job in fired) == ["digest", "digest", "nag", "nag"]
+    barrier = threading.Barrier(len(fired))
+
+    def fire(job: object) -> None:
+        barrier.wait()
+        job.func(*job.args)  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=fire, args=(job,)) for job in fired]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    first.runtime.dispatcher.drain()
+    second.runtime.dispatcher.drain()
+    assert len(nags(fake_slack, OWNER)) == 1
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0DIGEST"]) == 1
+    with first.runtime.deps.session_factory() as session:
+        assert job_queries.last_period(session=session, job="digest") is not None
+
+
+def test_cxbot_jobs_run_with_at(
+    fake_slack: FakeSlack,
+    settings: Settings,
+    routes_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "SLACK_BOT_TOKEN": settings.slack_bot_token,
+        "SLACK_API_URL": fake_slack.base_url,
+        "DATABASE_URL": settings.database_url,
+        "CX_ROUTES_FILE": str(routes_file),
+        "CX_TRIAGE_CHANNEL": "C0TRIAGE",
+        "CX_ADMINS": "U0ADMIN1",
+        "CX_DIGEST_CHANNEL": "C0DIGEST",
+        "CX_TIMEZONE": "Europe/London",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["jobs", "run", "digest", "--at", "2026-11-23T09:00"]) == 0
+    assert "Digest queued." in capsys.readouterr().out
+    assert main(["jobs", "run", "digest", "--at", "2026-11-23T09:00:00+00:00"]) == 0
+    assert "already ran" in capsys.readouterr().out
+    assert main(["jobs", "run", "nag", "--at", "2019-01-07T10:00"]) == 0
+    assert "items nagged" in capsys.readouterr().out
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0DIGEST"]) == 1
+    with pytest.raises(SystemExit):
+        main(["jobs", "run", "digest", "--at", "next monday"])
