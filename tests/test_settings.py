@@ -19,6 +19,7 @@ def test_defaults() -> None:
     assert settings.admins == ("U0ADMIN1", "U0ADMIN2")
     assert settings.kudos_channel == settings.digest_channel == "C0TRIAGE"
     assert settings.timezone == "UTC"
+    assert (settings.nag_interval_minutes, settings.digest_cron) == (15, "0 9 * * mon")
     assert not settings.socket_mode
 
 
@@ -65,6 +66,10 @@ def test_everything_set(tmp_path: Path) -> None:
         ({"CX_ADMINS": ""}, "CX_ADMINS is not set"),
         ({"CX_ADMINS": "U0OK,@bob"}, "CX_ADMINS must list user IDs such as U0123ABCD; '@bob'"),
         ({"CX_TIMEZONE": "Mars/Olympus"}, "CX_TIMEZONE must be an IANA time zone"),
+        ({"CX_NAG_INTERVAL_MINUTES": "0"}, "CX_NAG_INTERVAL_MINUTES must be a whole number"),
+        ({"CX_NAG_INTERVAL_MINUTES": "15m"}, "CX_NAG_INTERVAL_MINUTES must be a whole number"),
+        ({"CX_DIGEST_CRON": "every monday"}, "CX_DIGEST_CRON must be a crontab line"),
+        ({"CX_DIGEST_CRON": "0 25 * * mon"}, "CX_DIGEST_CRON must be a crontab line"),
     ],
 )
 def test_bad_setting_is_named_in_one_line(change: dict[str, str], named: str) -> None:

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 def digest_reply(digest: Digest, *, zone: str) -> Reply:
     tz = ZoneInfo(zone)
-    start, end = digest.start.astimezone(tz), (digest.end - timedelta(seconds=1)).astimezone(tz)
-    span = f"{start:%a %d %b} to {end:%a %d %b %Y}"
+    start, end = digest.start.astimezone(tz), digest.end.astimezone(tz)
+    span = f"{start:%a %d %b %H:%M} to {end:%a %d %b %Y %H:%M}"
     blocks: list[Block] = [
         HeaderBlock(text="Weekly CX digest"),
         _context(f"{span} ({zone}), compared with the week before."),
