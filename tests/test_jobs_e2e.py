@@ -210,3 +210,19 @@ def test_cxbot_jobs_run_with_at(
     assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0DIGEST"]) == 1
     with pytest.raises(SystemExit):
         main(["jobs", "run", "digest", "--at", "next monday"])
+
+
+def test_cxbot_run_schedules_both_jobs_on_round_times(bot: BotUnderTest) -> None:
+    from bot.scheduler import start_scheduler
+
+    scheduler = start_scheduler(bot.runtime.deps)
+    try:
+        jobs_by_id = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs_by_id) == {"nag", "digest"}
+        nag_next = jobs_by_id["nag"].next_run_time
+        assert nag_next.minute % 15 == 0 and nag_next.second == 0
+        digest_next = jobs_by_id["digest"].next_run_time.astimezone(bot.runtime.deps.settings.zone)
+        assert (digest_next.weekday(), digest_next.hour, digest_next.minute) == (0, 9, 0)
+        assert all(job.coalesce and job.max_instances == 1 for job in jobs_by_id.values())
+    finally:
+        scheduler.shutdown(wait=False)

@@ -47,6 +47,7 @@ def _run(action: str, session: Session, item: Item, actor: Actor, clock: FakeClo
         ),
         "reopen": lambda: lifecycle.reopen(session=session, item=item, actor=actor, now=now),
         "withdraw": lambda: lifecycle.withdraw(session=session, item=item, actor=actor, now=now),
+        "snooze": lambda: lifecycle.snooze(session=session, item=item, actor=actor, now=now),
     }
     return calls[action]()
 
@@ -71,6 +72,8 @@ def expected(action: str, actor: str, owner: str, state: ItemStatus) -> ItemStat
     managers = {ADMIN, MEMBER if owner == "S0TEAM" else OWNER}
     if actor not in managers:
         return NotAllowed
+    if action == "snooze":
+        return state if state in (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED) else lifecycle.InvalidTransition
     starts, ends = MANAGER_ACTIONS[action]
     if action == "acknowledge" and state is ItemStatus.ACKNOWLEDGED:
         return None
@@ -79,7 +82,7 @@ def expected(action: str, actor: str, owner: str, state: ItemStatus) -> ItemStat
 
 CASES = [
     (action, actor, owner, state)
-    for action in [*MANAGER_ACTIONS, "withdraw"]
+    for action in [*MANAGER_ACTIONS, "snooze", "withdraw"]
     for owner in ("U0OWNER", "S0TEAM")
     for actor in (OWNER, MEMBER, ADMIN, RAISER, STRANGER)
     for state in STATES
@@ -147,6 +150,8 @@ def test_table_of_every_actor_action_and_state(seeded: sessionmaker[Session], cl
             after = _counts(session)
             if want is None:
                 ok = got is state and after == before
+            elif isinstance(want, ItemStatus) and action == "snooze":
+                ok = got is want and after[0] == before[0] + 1 and item.snoozed_until is not None
             elif isinstance(want, ItemStatus):
                 ok = got is want and after[0] == before[0] + 1 and after[1] > before[1]
             else:
@@ -157,7 +162,7 @@ def test_table_of_every_actor_action_and_state(seeded: sessionmaker[Session], cl
                 )
             session.rollback()
     assert failures == [], "\n".join(failures)
-    assert len(CASES) == 7 * 2 * 5 * len(STATES)
+    assert len(CASES) == 8 * 2 * 5 * len(STATES)
 
 
 def test_every_change_records_actor_and_time(seeded: sessionmaker[Session], clock: FakeClock) -> None:
