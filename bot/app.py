@@ -8,7 +8,9 @@ from concurrent.futures import Executor
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot import payload_guard
 from bot.deps import Deps
+from bot.replay import ReplayGuard
 from handlers import register_all
 
 log = logging.getLogger(__name__)
@@ -34,5 +36,8 @@ def create_app(deps: Deps, *, listener_executor: Executor | None = None) -> App:
         process_before_response=False,
         listener_executor=listener_executor,
     )
+    if settings.slack_signing_secret:
+        app.middleware(ReplayGuard().middleware)
+    app.middleware(payload_guard.guard)
     register_all(app, deps)
     return app

@@ -29,7 +29,7 @@ CommandIntent = OpenModal | ShowHelp | FileNow
 
 def read_command_text(text: str) -> CommandIntent:
     """No text opens the form; `help` shows usage; an option-like first word (`--list`) is an
-    unknown subcommand and also shows usage; anything else is filed as it is."""
+    unknown subcommand and also shows usage; anything else is filed exactly as typed."""
     stripped = text.strip()
     if not stripped:
         return OpenModal()
@@ -38,4 +38,4 @@ def read_command_text(text: str) -> CommandIntent:
         return ShowHelp()
     if _OPTION.match(first_word):
         return ShowHelp(unknown=first_word)
-    return FileNow(text=text.strip())
+    return FileNow(text=text)

@@ -65,8 +65,7 @@ def check_text(text: str, *, kind: ItemKind) -> str:
             "Could you shorten it, or link to a doc with the details?",
             field="what_happened",
         )
-    # PostgreSQL text can't hold NUL; Slack never sends one, so this only guards odd clients.
-    return text.replace("\x00", "\ufffd")
+    return text
 
 
 def file_item(*, session: Session, submission: Submission, triage: Triage, now: datetime) -> Item:

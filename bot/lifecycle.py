@@ -304,7 +304,7 @@ def toggle_vote(*, session: Session, item: Item, voter: str, now: datetime) -> b
 
 
 def _required_text(text: str, what: str) -> str:
-    cleaned = text.strip().replace("\x00", "\ufffd")
+    cleaned = text.strip()
     if not cleaned:
         raise InvalidTransition(f"Please say {what}.")
     if len(cleaned) > MAX_RESOLUTION_LENGTH:

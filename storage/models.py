@@ -7,6 +7,7 @@ outbox through which every message that follows from a stored change reaches Sla
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +55,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+_NUL, _MARK = "\x00", "\ue000"
+_ESCAPED = re.compile("\ue000([\ue001\ue002])")
+
+
+class VerbatimText(TypeDecorator[str]):
+    """Text stored exactly as typed on every backend. PostgreSQL can't hold NUL in text, so there
+    NUL is written as a private-use escape (and the escape character itself is doubled)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or dialect.name != "postgresql":
+            return value
+        return value.replace(_MARK, _MARK + "\ue001").replace(_NUL, _MARK + "\ue002")
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or dialect.name != "postgresql" or _MARK not in value:
+            return value
+        return _ESCAPED.sub(lambda found: _MARK if found.group(1) == "\ue001" else _NUL, value)
 
 
 class Base(DeclarativeBase):
@@ -145,8 +168,8 @@ class Item(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[ItemKind] = mapped_column(_enum(ItemKind))
     status: Mapped[ItemStatus] = mapped_column(_enum(ItemStatus), default=ItemStatus.NEW)
-    text: Mapped[str] = mapped_column(Text)
-    customers: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(VerbatimText)
+    customers: Mapped[str | None] = mapped_column(VerbatimText)
     journey_stage: Mapped[JourneyStage | None] = mapped_column(_enum(JourneyStage))
     severity: Mapped[Severity | None] = mapped_column(_enum(Severity))
     raiser_id: Mapped[str] = mapped_column(String(32))
@@ -167,7 +190,7 @@ class Item(Base):
     acknowledged_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     acted_by: Mapped[str | None] = mapped_column(String(32))
-    resolution: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(VerbatimText)
     led_to_action: Mapped[bool | None] = mapped_column(Boolean)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
     credit: Mapped[CreditState] = mapped_column(

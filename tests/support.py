@@ -85,6 +85,7 @@ class BotUnderTest:
     runtime: Runtime
     executor: TrackingExecutor
     url: str
+    _signed: set[tuple[int, bytes]] = field(default_factory=set)
 
     # Requests, signed as Slack signs them.
     def send(
@@ -96,7 +97,7 @@ class BotUnderTest:
         secret: str = SIGNING_SECRET,
         headers: dict[str, str] | None = None,
     ) -> HttpAnswer:
-        stamp = int(time.time()) if timestamp is None else timestamp
+        stamp = self._fresh_timestamp(body) if timestamp is None else timestamp
         request = urllib.request.Request(
             self.url,
             data=body,
@@ -113,6 +114,15 @@ class BotUnderTest:
                 return HttpAnswer(response.status, response.read(), dict(response.headers))
         except urllib.error.HTTPError as error:
             return HttpAnswer(error.code, error.read(), dict(error.headers))
+
+    def _fresh_timestamp(self, body: bytes) -> int:
+        """Each request of a test is a new request, as Slack's would be, so it gets a timestamp
+        (and so a signature) no earlier identical body had: the bot refuses exact replays."""
+        stamp = int(time.time())
+        while (stamp, body) in self._signed:
+            stamp -= 1
+        self._signed.add((stamp, body))
+        return stamp
 
     def command(
         self,

@@ -18,5 +18,5 @@ def test_unknown_option_shows_usage_naming_it() -> None:
 
 
 def test_anything_else_is_filed() -> None:
-    assert read_command_text("  help desk was rude  ") == FileNow(text="help desk was rude")
+    assert read_command_text("  help desk was rude  ") == FileNow(text="  help desk was rude  ")
     assert read_command_text("-5% discount not applied") == FileNow(text="-5% discount not applied")

@@ -1,0 +1,87 @@
+"""Refusing malformed payloads with 400 before Bolt or a listener looks at them.
+
+Slack's payloads have a known shape. A signed request whose fields have the wrong types (a view
+that is a string, actions that aren't a list, no user on a click) is a broken or hostile sender:
+it gets a 400, never a 500 from code that trusted the shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
+
+_OBJECT_KEYS = ("view", "user", "team", "channel", "container", "message", "enterprise", "event", "state")
+_STRING_KEYS = (
+    "type",
+    "callback_id",
+    "trigger_id",
+    "command",
+    "text",
+    "user_id",
+    "channel_id",
+    "response_url",
+)
+_NEEDS_USER = {
+    "block_actions",
+    "view_submission",
+    "view_closed",
+    "message_action",
+    "shortcut",
+    "block_suggestion",
+}
+
+
+def problem(body: Any) -> str | None:
+    """What is wrong with the payload's shape, or None."""
+    if not isinstance(body, dict):
+        return "the payload is not an object"
+    for key in _OBJECT_KEYS:
+        if key in body and not isinstance(body[key], dict):
+            return f"{key} is not an object"
+    for key in _STRING_KEYS:
+        if key in body and not isinstance(body[key], str):
+            return f"{key} is not a string"
+    if body.get("type") in _NEEDS_USER and not isinstance((body.get("user") or {}).get("id"), str):
+        return "no user"
+    return _view_problem(body.get("view")) or _actions_problem(body.get("actions")) or _event_problem(body)
+
+
+def _view_problem(view: Any) -> str | None:
+    if view is None:
+        return None
+    for key in ("id", "callback_id", "private_metadata", "type"):
+        if key in view and not isinstance(view[key], str):
+            return f"view.{key} is not a string"
+    state = view.get("state")
+    if state is not None and not (isinstance(state, dict) and isinstance(state.get("values", {}), dict)):
+        return "view.state.values is not an object"
+    return None
+
+
+def _actions_problem(actions: Any) -> str | None:
+    if actions is None:
+        return None
+    if not isinstance(actions, list) or not all(isinstance(action, dict) for action in actions):
+        return "actions is not a list of objects"
+    for action in actions:
+        for key in ("action_id", "block_id", "value", "type"):
+            if key in action and not isinstance(action[key], str):
+                return f"actions[].{key} is not a string"
+    return None
+
+
+def _event_problem(body: dict[str, Any]) -> str | None:
+    event = body.get("event")
+    if event is not None and not isinstance(event.get("type"), str):
+        return "event.type is not a string"
+    return None
+
+
+def guard(req: BoltRequest, resp: BoltResponse, next: Callable[[], Any]) -> Any:
+    found = problem(req.body)
+    if found is not None:
+        return BoltResponse(status=400, body=f'{{"error": "malformed payload: {found}"}}')
+    return next()

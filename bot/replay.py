@@ -1,0 +1,51 @@
+"""Refusing replayed requests: a signed body Slack sent once is accepted once.
+
+Slack's signature covers the body and a timestamp, and Bolt refuses timestamps more than five
+minutes old; within those five minutes a captured request could be sent again. Each signature
+is remembered for five minutes and a repeat is refused with 401. Slack's own retries of an event
+carry X-Slack-Retry-Num and are let through: they are deduplicated by event_id instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
+
+WINDOW_SECONDS = 5 * 60 + 30
+MAX_REMEMBERED = 200_000
+
+
+class ReplayGuard:
+    def __init__(self, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+        self._monotonic = monotonic
+
+    def first_time(self, signature: str) -> bool:
+        now = self._monotonic()
+        with self._lock:
+            while self._seen and (
+                len(self._seen) > MAX_REMEMBERED or now - next(iter(self._seen.values())) > WINDOW_SECONDS
+            ):
+                self._seen.popitem(last=False)
+            if signature in self._seen:
+                return False
+            self._seen[signature] = now
+            return True
+
+    def middleware(self, req: BoltRequest, resp: BoltResponse, next: Callable[[], Any]) -> Any:
+        signature = _header(req, "x-slack-signature")
+        if signature and not _header(req, "x-slack-retry-num") and not self.first_time(signature):
+            return BoltResponse(status=401, body='{"error": "replayed request"}')
+        return next()
+
+
+def _header(req: BoltRequest, name: str) -> str:
+    values = req.headers.get(name) or []
+    return str(values[0]) if values else ""

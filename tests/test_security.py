@@ -1,0 +1,232 @@
+"""Attack and abuse: forged, stale and replayed requests; malformed payloads; and property tests that
+any text a raiser types is stored verbatim, shown escaped and pings nobody."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.parse
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from bot.blocks.text import SECTION_TEXT_LIMIT, escape, preview, shown
+from storage.models import Item
+from tests.fakeslack import FakeSlack
+from tests.support import BotUnderTest, modal_values, view_submission
+
+FORM = "application/x-www-form-urlencoded"
+# Mentions cxbot itself writes on a card; anything else in angle brackets came from user text.
+OURS = re.compile(
+    r"<(@U0RAISER|@U0BILLING|@U0ADMIN1|@U0ADMIN2|!subteam\^S0ONBOARD|!date\^[^>]*|#C0[A-Z]+|https://[^>|]*\|[^>]*)>"
+)
+PINGS = re.compile(r"<[!@#][^>]*>|(?<![\w\u2060])@(channel|here|everyone)\b", re.IGNORECASE)
+
+
+def last_item(bot: BotUnderTest) -> Item | None:
+    with bot.runtime.deps.session_factory() as session:
+        return session.scalars(select(Item).order_by(Item.id.desc())).first()
+
+
+def command_body(text: str) -> bytes:
+    return urllib.parse.urlencode(
+        {
+            "command": "/cx-alarm",
+            "text": text,
+            "user_id": "U0RAISER",
+            "channel_id": "C0X",
+            "team_id": "T0TEST",
+            "trigger_id": f"t{time.monotonic_ns()}",
+            "response_url": "",
+        }
+    ).encode()
+
+
+# Signatures -------------------------------------------------------------------------------------------------
+
+
+def test_forged_stale_future_and_replayed_requests_are_refused(bot: BotUnderTest) -> None:
+    body = command_body("refund missing")
+    now = int(time.time())
+    assert bot.send(body, FORM, secret="f" * 32).status == 401
+    assert bot.send(body, FORM, timestamp=now - 301).status == 401
+    assert bot.send(body, FORM, timestamp=now + 301).status == 401
+    assert bot.send(body, FORM, timestamp=now).status == 200
+    assert bot.send(body, FORM, timestamp=now).status == 401  # the same signed request again
+    bot.settle()
+    assert last_item(bot) is not None and last_item(bot).id == 1  # type: ignore[union-attr]
+
+
+def test_tampered_body_is_refused(bot: BotUnderTest) -> None:
+    import hashlib
+    import hmac
+
+    from tests.support import SIGNING_SECRET
+
+    now = int(time.time())
+    signed = command_body("refund missing")
+    signature = (
+        "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{now}:".encode() + signed, hashlib.sha256).hexdigest()
+    )
+    tampered = signed.replace(b"refund", b"REFUND")
+    answer = bot.send(tampered, FORM, timestamp=now, headers={"X-Slack-Signature": signature})
+    assert answer.status == 401
+
+
+def test_slack_retries_are_not_taken_for_replays(bot: BotUnderTest) -> None:
+    event = json.dumps(
+        {
+            "type": "event_callback",
+            "event_id": "Ev1",
+            "team_id": "T0TEST",
+            "event": {"type": "app_home_opened", "user": "U0RAISER", "tab": "messages"},
+        }
+    ).encode()
+    now = int(time.time())
+    assert bot.send(event, "application/json", timestamp=now).status == 200
+    retry = bot.send(event, "application/json", timestamp=now, headers={"X-Slack-Retry-Num": "1"})
+    assert retry.status == 200
+
+
+# Malformed payloads --------------------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kind=st.sampled_from(
+        ["block_actions", "view_submission", "message_action", "shortcut", "view_closed", "nonsense"]
+    ),
+    extra=st.dictionaries(
+        st.sampled_from(
+            ["user", "actions", "view", "trigger_id", "callback_id", "message", "channel", "container"]
+        ),
+        json_values,
+        max_size=6,
+    ),
+)
+def test_malformed_interactions_never_get_a_server_error(
+    bot: BotUnderTest, kind: str, extra: dict[str, Any]
+) -> None:
+    payload = {"type": kind, "team": {"id": "T0TEST"}, **extra}
+    answer = bot.interaction(payload)
+    assert answer.status < 500
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"payload=",
+        b"payload=%7B%7D",
+        b"payload=%5B1%2C2%5D",
+        b"payload=null",
+        b"command=%2Fcx-alarm",
+        b"command=%2Fcx-alarm&text=" + b"%FF%FE" * 10,
+        b"\xff\xfe\x00garbage",
+    ],
+)
+def test_odd_bodies_never_get_a_server_error(bot: BotUnderTest, body: bytes) -> None:
+    assert bot.send(body, FORM).status < 500
+    assert bot.send(body, "application/json").status < 500
+
+
+# Text property tests ------------------------------------------------------------------------------------------
+
+any_text = st.text(st.characters(codec="utf-8"), min_size=1, max_size=400) | st.builds(
+    lambda unit, n: unit * n,
+    st.text(st.characters(codec="utf-8"), min_size=1, max_size=8),
+    st.integers(1, 6500),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=any_text)
+def test_shown_text_is_escaped_bounded_and_pings_nobody(text: str) -> None:
+    for rendered in (shown(text, SECTION_TEXT_LIMIT, item_number=1), preview(text), escape(text)):
+        assert "<" not in rendered and ">" not in rendered
+        assert not PINGS.search(rendered)
+        assert not re.search(r"&(?!amp;|lt;|gt;)", rendered)
+    assert len(shown(text, SECTION_TEXT_LIMIT, item_number=1)) <= SECTION_TEXT_LIMIT
+
+
+def _last_card(fake: FakeSlack) -> Any:
+    return [c for c in fake.calls_to("chat.postMessage") if str(c.args["channel"]).startswith("C")][-1]
+
+
+def _card_text(fake: FakeSlack) -> str:
+    return str(_last_card(fake).all_text())
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    text=any_text.filter(
+        lambda t: (
+            t.strip()
+            and t.split(maxsplit=1)[0].casefold() not in {"help", "?", "usage"}
+            and not t.lstrip().startswith("-")
+        )
+    )
+)
+def test_command_text_is_stored_verbatim_and_shown_safely(
+    bot: BotUnderTest, fake_slack: FakeSlack, text: str
+) -> None:
+    assert bot.send(command_body(text), FORM).status == 200
+    bot.settle()
+    item = last_item(bot)
+    assert item is not None and item.text == text
+    leftover = OURS.sub("", _card_text(fake_slack))
+    assert not PINGS.search(leftover), leftover[:200]
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    text=st.text(st.characters(codec="utf-8"), min_size=1, max_size=3000).filter(str.strip),
+    customers=st.text(st.characters(codec="utf-8"), max_size=500),
+)
+def test_modal_inputs_are_stored_verbatim_and_shown_safely(
+    bot: BotUnderTest, fake_slack: FakeSlack, text: str, customers: str
+) -> None:
+    payload = view_submission(
+        callback_id="cx_file_alarm",
+        values=modal_values(text, customers=customers),
+        view_id=f"V{time.monotonic_ns()}",
+    )
+    assert bot.interaction(payload).status == 200
+    bot.settle()
+    item = last_item(bot)
+    assert item is not None and item.text == text
+    assert item.customers == (customers.strip() or None)
+    leftover = OURS.sub("", _card_text(fake_slack))
+    assert not PINGS.search(leftover), leftover[:200]
+
+
+def test_fifty_kilobytes_with_control_characters(bot: BotUnderTest, fake_slack: FakeSlack) -> None:
+    text = ("\x00\x01\x07\x1b[31m <!channel> \u202e\ue000\ue001 émoji 🚨 & <@U0CEO> \r\n" * 1200)[:50_000]
+    assert bot.send(command_body(text), FORM).status == 200
+    bot.settle()
+    item = last_item(bot)
+    assert item is not None and item.text == text
+    card = _last_card(fake_slack)
+    section = card.args["blocks"][1]["text"]["text"]
+    assert len(section) <= SECTION_TEXT_LIMIT and "50,000 characters" in section
+    assert not PINGS.search(OURS.sub("", card.all_text()))
