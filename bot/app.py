@@ -16,10 +16,10 @@ from handlers import register_all
 log = logging.getLogger(__name__)
 
 
-def make_web_client(token: str, base_url: str, *, retries: bool) -> WebClient:
+def make_web_client(token: str, base_url: str, *, retries: bool, timeout: int = 10) -> WebClient:
     """The dispatcher's client does its own retrying (retries=False), so a call is never silently
     repeated; the listeners' client keeps slack_sdk's one retry on a dropped connection."""
-    client = WebClient(token=token, base_url=base_url, timeout=10)
+    client = WebClient(token=token, base_url=base_url, timeout=timeout)
     if not retries:
         client.retry_handlers.clear()
     return client

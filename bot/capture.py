@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.models.views import View
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.blocks.modal import ModalInput, ModalValues, filing_modal
 from bot.deps import Deps
@@ -59,9 +60,24 @@ class ModalContext:
         return cls(text("r"), text("c"), text("sc"), text("st"))
 
 
-def file_submission(deps: Deps, submission: Submission) -> int:
+def file_submission(deps: Deps, submission: Submission, *, patience: float = 0.0) -> int:
     """Store the item and its outbox messages; returns its number. A repeat of the same
-    intake_key (a double-submitted modal) files nothing new."""
+    intake_key (a double-submitted modal) files nothing new. With `patience`, a database that is
+    down (restarting, failing over) is retried with backoff for up to that many seconds."""
+    waited, delay = 0.0, 0.5
+    while True:
+        try:
+            return _file_once(deps, submission)
+        except OperationalError:
+            if waited + delay > patience:
+                raise
+            log.warning("the database is unavailable; retrying in %.1f s", delay)
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 8.0)
+
+
+def _file_once(deps: Deps, submission: Submission) -> int:
     try:
         with transaction(deps.session_factory) as session:
             item = file_item(session=session, submission=submission, triage=deps.triage, now=deps.clock())

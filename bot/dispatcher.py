@@ -30,9 +30,11 @@ IDLE_POLL_SECONDS = 5.0
 MIN_IDLE_SECONDS = 0.05
 
 
-def backoff_seconds(attempts: int, *, jitter: Callable[[], float] = random.random) -> float:
-    """1 s, 2 s, 4 s ... up to 5 minutes, each stretched by up to 20 % so retries don't bunch."""
-    base: float = min(2.0 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+def backoff_seconds(
+    attempts: int, *, jitter: Callable[[], float] = random.random, cap: float = MAX_BACKOFF_SECONDS
+) -> float:
+    """1 s, 2 s, 4 s ... up to `cap` (5 minutes), each stretched by up to 20 % so retries don't bunch."""
+    base: float = min(2.0 ** max(attempts - 1, 0), cap)
     return base * (1.0 + 0.2 * jitter())
 
 
@@ -46,6 +48,8 @@ class Dispatcher:
         clock: Clock,
         batch_size: int = 20,
         jitter: Callable[[], float] = random.random,
+        max_backoff: float = MAX_BACKOFF_SECONDS,
+        lease: timedelta = LEASE,
     ) -> None:
         self._session_factory = session_factory
         self.context = context
@@ -53,6 +57,8 @@ class Dispatcher:
         self._clock = clock
         self._batch_size = batch_size
         self._jitter = jitter
+        self._max_backoff = max_backoff
+        self.lease = lease
         self.paused_until: datetime | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -65,7 +71,7 @@ class Dispatcher:
         if self.paused_until is not None and now < self.paused_until:
             return 0
         with transaction(self._session_factory) as session:
-            claimed = queue.claim_due(session=session, now=now, lease=LEASE, limit=self._batch_size)
+            claimed = queue.claim_due(session=session, now=now, lease=self.lease, limit=self._batch_size)
         for index, message in enumerate(claimed):
             if self.paused_until is not None and self._clock() < self.paused_until:
                 self._release(claimed[index:])
@@ -114,7 +120,7 @@ class Dispatcher:
             delay = failure.retry_after
             self.paused_until = max(self.paused_until or now, now + timedelta(seconds=delay))
         else:
-            delay = backoff_seconds(message.attempts, jitter=self._jitter)
+            delay = backoff_seconds(message.attempts, jitter=self._jitter, cap=self._max_backoff)
         retry_at = now + timedelta(seconds=delay)
         with transaction(self._session_factory) as session:
             queue.mark_retry(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from slack_bolt import App
@@ -69,13 +70,21 @@ def build_runtime(
     dispatcher = Dispatcher(
         session_factory=session_factory,
         context=DeliveryContext(
-            client=make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=False),
+            client=make_web_client(
+                settings.slack_bot_token,
+                settings.slack_api_url,
+                retries=False,
+                timeout=settings.slack_timeout_seconds,
+            ),
             session_factory=session_factory,
             kudos_channel=settings.kudos_channel,
             clock=clock,
+            timeout=settings.slack_timeout_seconds,
         ),
         deliveries=DELIVERIES,
         clock=clock,
+        max_backoff=settings.outbox_max_backoff_seconds,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     directory = Directory(make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=True))
     deps = Deps(

@@ -42,6 +42,9 @@ class Settings:
     timezone: str = "UTC"
     nag_interval_minutes: int = 15
     digest_cron: str = DEFAULT_DIGEST_CRON
+    slack_timeout_seconds: int = 10
+    outbox_max_backoff_seconds: int = 300
+    outbox_lease_seconds: int = 120
 
     @property
     def zone(self) -> ZoneInfo:
@@ -74,6 +77,11 @@ def load_settings(env: Mapping[str, str], *, need_slack: bool, http: bool = Fals
         timezone=reader.timezone(),
         nag_interval_minutes=reader.nag_interval(),
         digest_cron=reader.digest_cron(),
+        slack_timeout_seconds=reader.whole_number("CX_SLACK_TIMEOUT_SECONDS", default=10, low=1, high=120),
+        outbox_max_backoff_seconds=reader.whole_number(
+            "CX_OUTBOX_MAX_BACKOFF_SECONDS", default=300, low=1, high=3600
+        ),
+        outbox_lease_seconds=reader.whole_number("CX_OUTBOX_LEASE_SECONDS", default=120, low=5, high=3600),
     )
 
 
@@ -161,6 +169,12 @@ class _Reader:
             if not slack_ids.is_user(admin):
                 raise SettingsError(f"CX_ADMINS must list user IDs such as U0123ABCD; {admin!r} is not one")
         return admins
+
+    def whole_number(self, name: str, *, default: int, low: int, high: int) -> int:
+        value = self.get(name) or str(default)
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+        return int(value)
 
     def nag_interval(self) -> int:
         value = self.get("CX_NAG_INTERVAL_MINUTES") or "15"

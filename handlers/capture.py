@@ -32,6 +32,8 @@ class Shortcut(enum.StrEnum):
 
 log = logging.getLogger(__name__)
 
+# After the ack there is time: Slack's response_url stays valid for 30 minutes.
+SAVE_PATIENCE_SECONDS = 120.0
 SAVE_FAILED = "I couldn't save this just now. Your words are still here: please try again in a moment."
 _KIND_OF_COMMAND = {Command.ALARM: ItemKind.ALARM, Command.IDEA: ItemKind.IDEA}
 _KIND_OF_CALLBACK = {Callback.FILE_ALARM: ItemKind.ALARM, Callback.FILE_IDEA: ItemKind.IDEA}
@@ -72,7 +74,8 @@ def _command_listener(deps: Deps, command: Command) -> Any:
         ack()
         file_submission(
             deps,
-            Submission(
+            patience=SAVE_PATIENCE_SECONDS,
+            submission=Submission(
                 kind=kind,
                 text=intent.text,
                 raiser_id=command["user_id"],

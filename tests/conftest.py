@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.runtime import build_runtime, migrate
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory
-from tests.fakeslack import FakeSlack
+from tests.fake_slack import FakeSlack
 from tests.support import (
     ADMINS,
     BOT_TOKEN,

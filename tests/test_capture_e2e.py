@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import Event, Item, ItemKind, ItemStatus, JourneyStage, OutboxMessage, Severity
-from tests.fakeslack import Call, FakeSlack
+from tests.fake_slack import Call, FakeSlack
 from tests.support import ADMINS, TRIAGE, BotUnderTest, modal_values, view_submission
 
 

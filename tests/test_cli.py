@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from bot.cli import main
 from storage.db import make_engine
-from tests.fakeslack import FakeSlack
+from tests.fake_slack import FakeSlack
 from tests.support import ADMINS, BOT_TOKEN, SIGNING_SECRET, TRIAGE, signature
 
 SETTING_NAMES = [

@@ -16,7 +16,7 @@ from bot.scheduler import catch_up, digest_trigger, last_fire_time, make_schedul
 from bot.settings import Settings
 from storage import jobs as job_queries
 from tests.conftest import _postgres_schema
-from tests.fakeslack import FakeSlack
+from tests.fake_slack import FakeSlack
 from tests.support import BotUnderTest, FakeClock, block_action
 
 OWNER = "U0BILLING"

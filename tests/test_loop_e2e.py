@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.models import CreditState, Event, Item, ItemStatus
-from tests.fakeslack import Call, FakeSlack
+from tests.fake_slack import Call, FakeSlack
 from tests.support import BotUnderTest, FakeClock, block_action, modal_values, view_submission
 
 OWNER = "U0BILLING"

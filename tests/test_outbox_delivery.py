@@ -14,7 +14,7 @@ from bot.dispatcher import LEASE
 from storage import outbox as queue
 from storage.db import transaction
 from storage.models import Item, OutboxMessage, OutboxStatus
-from tests.fakeslack import FakeSlack
+from tests.fake_slack import FakeSlack
 from tests.support import BotUnderTest, FakeClock
 
 

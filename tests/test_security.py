@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.blocks.text import SECTION_TEXT_LIMIT, escape, preview, shown
 from storage.models import Item
-from tests.fakeslack import FakeSlack
+from tests.fake_slack import FakeSlack
 from tests.support import BotUnderTest, modal_values, view_submission
 
 FORM = "application/x-www-form-urlencoded"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from websockets.sync.server import Server, ServerConnection, serve
 
-from tests.fakeslack import FakeSlack
+from tests.fake_slack import FakeSlack
 from tests.support import ADMINS, BOT_TOKEN, TRIAGE
 
 REPO = Path(__file__).resolve().parents[1]

@@ -99,6 +99,7 @@ class FakeSlack:
         self._last_ts = 0.0
         self._views = itertools.count(1)
         self._changed = threading.Condition()
+        self._outage: tuple[str, float, int, float] | None = None
         self.socket_mode_url: str | None = None  # what apps.connections.open hands out
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -203,6 +204,25 @@ class FakeSlack:
     ) -> None:
         self._users[user_id] = {"tz": tz, "is_bot": is_bot, "deleted": deleted}
 
+    def outage(self, mode: str, *, seconds: float, retry_after: int = 5, delay: float = 3.0) -> None:
+        """From now on, for `seconds`, every Web API call fails: mode "500" or "503" answers that
+        status, "429" answers rate-limited with Retry-After, "timeout" does the call (a post is
+        posted) but answers after `delay` seconds, so the client gives up without knowing."""
+        with self._changed:
+            self._outage = (mode, time.monotonic() + seconds, retry_after, delay)
+
+    def _outage_fault(self) -> _Fault | None:
+        with self._changed:
+            if self._outage is None:
+                return None
+            mode, until, retry_after, delay = self._outage
+            if time.monotonic() >= until:
+                self._outage = None
+                return None
+        if mode == "timeout":
+            return _Fault(200, None, None, delay)
+        return _Fault(int(mode), retry_after if mode == "429" else None, None, 0.0)
+
     def set_usergroup(self, group_id: str, users: list[str]) -> None:
         self._groups[group_id] = list(users)
 
@@ -282,7 +302,8 @@ class FakeSlack:
             self._record(Call(method, args, token, path, fault=error, response=answer))
             _send_json(request, 200, answer)
             return
-        fault = self._next_fault(method)
+        fault = self._outage_fault() if method != "auth.test" else None
+        fault = fault or self._next_fault(method)
         if fault is not None and (fault.status != 200 or fault.error):
             self._answer_fault(request, path, method, args, token, fault)
             return
