@@ -20,6 +20,15 @@ def test_defaults() -> None:
     assert settings.kudos_channel == settings.digest_channel == "C0TRIAGE"
     assert settings.timezone == "UTC"
     assert (settings.nag_interval_minutes, settings.digest_cron) == (15, "0 9 * * mon")
+    assert (
+        settings.slack_timeout_seconds,
+        settings.outbox_max_backoff_seconds,
+        settings.outbox_lease_seconds,
+    ) == (
+        10,
+        300,
+        120,
+    )
     assert not settings.socket_mode
 
 
@@ -70,6 +79,9 @@ def test_everything_set(tmp_path: Path) -> None:
         ({"CX_NAG_INTERVAL_MINUTES": "15m"}, "CX_NAG_INTERVAL_MINUTES must be a whole number"),
         ({"CX_DIGEST_CRON": "every monday"}, "CX_DIGEST_CRON must be a crontab line"),
         ({"CX_DIGEST_CRON": "0 25 * * mon"}, "CX_DIGEST_CRON must be a crontab line"),
+        ({"CX_SLACK_TIMEOUT_SECONDS": "0"}, "CX_SLACK_TIMEOUT_SECONDS must be a whole number from 1 to 120"),
+        ({"CX_OUTBOX_MAX_BACKOFF_SECONDS": "1.5"}, "CX_OUTBOX_MAX_BACKOFF_SECONDS must be a whole number"),
+        ({"CX_OUTBOX_LEASE_SECONDS": "2"}, "CX_OUTBOX_LEASE_SECONDS must be a whole number from 5 to 3600"),
     ],
 )
 def test_bad_setting_is_named_in_one_line(change: dict[str, str], named: str) -> None:
