@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.card import CardExtras, card_blocks, card_text, moved_card
@@ -233,7 +234,7 @@ def post_message(
     """chat.postMessage tagged with the outbox id, so that a retry after an uncertain outcome
     finds the first post instead of making a second."""
     if message.outcome_uncertain:
-        found = _find_posted(ctx, message, channel)
+        found = _find_posted(ctx, message, channel, thread_ts=thread_ts)
         if found is not None:
             log.info("outbox #%s: already in Slack as %s; not posting again", message.id, found)
             return {"channel": channel, "ts": found}
@@ -264,13 +265,22 @@ def _join(ctx: DeliveryContext, channel: str, *, again: bool = False) -> None:
     ctx.joined_channels.add(channel)
 
 
-def _find_posted(ctx: DeliveryContext, message: OutboxMessage, channel: str) -> str | None:
+def _find_posted(
+    ctx: DeliveryContext, message: OutboxMessage, channel: str, *, thread_ts: str | None = None
+) -> str | None:
+    """Look for the message's earlier post. Thread replies aren't in a channel's history, so a
+    reply is looked for among the thread's replies."""
     oldest = f"{message.created_at.timestamp() - _RECONCILE_SLACK_SECONDS:.6f}"
+    method: Callable[..., SlackResponse] = ctx.client.conversations_history
+    extra: dict[str, Any] = {}
+    if thread_ts:
+        method, extra = ctx.client.conversations_replies, {"ts": thread_ts}
     cursor: str | None = None
     for _page in range(_RECONCILE_MAX_PAGES):
         try:
             history = call(
-                ctx.client.conversations_history,
+                method,
+                **extra,
                 channel=channel,
                 oldest=oldest,
                 limit=200,

@@ -390,7 +390,9 @@ class FakeSlack:
         if method == "conversations.join":
             return {"ok": True, "channel": {"id": args["channel"]}}
         if method == "conversations.history":
-            return self._history_answer(args)
+            return self._history_answer(args, thread=False)
+        if method == "conversations.replies":
+            return self._history_answer(args, thread=True)
         if method.startswith("views."):
             view = dict(args.get("view") or {})
             view.update({"id": f"V{next(self._views):08d}", "hash": f"h{time.monotonic_ns()}"})
@@ -429,13 +431,19 @@ class FakeSlack:
             self._history.setdefault(channel, []).append(message)
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
-    def _history_answer(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _history_answer(self, args: dict[str, Any], *, thread: bool) -> dict[str, Any]:
+        """Like Slack: history lists top-level messages; replies lists a thread's parent and replies."""
         channel = str(args["channel"])
         oldest = float(args.get("oldest") or 0)
         latest = float(args.get("latest") or 1e12)
         limit = int(args.get("limit") or 100)
         with self._changed:
             posted = list(self._history.get(channel, []))
+        if thread:
+            parent = str(args.get("ts"))
+            posted = [m for m in posted if m["ts"] == parent or m.get("thread_ts") == parent]
+        else:
+            posted = [m for m in posted if "thread_ts" not in m]
         kept = [m for m in posted if oldest <= float(m["ts"]) <= latest]
         kept.reverse()
         return {"ok": True, "messages": kept[:limit], "has_more": len(kept) > limit}

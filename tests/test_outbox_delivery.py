@@ -189,3 +189,29 @@ def test_timeout_after_slack_accepted_does_not_post_twice(
     )
     assert outbox(bot)[0].status is OutboxStatus.SENT
     assert the_item(bot).card_ts is not None
+
+
+def test_timed_out_thread_reply_is_found_among_the_replies_not_posted_twice(
+    start_bot: Callable[..., BotUnderTest], fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    bot = start_bot()
+    bot.runtime.dispatcher.context.client.timeout = 1
+    file_alarm(bot, fake_slack)
+    bot.runtime.dispatcher.drain()
+    item = the_item(bot)
+    with transaction(bot.runtime.deps.session_factory) as session:
+        queue.enqueue(
+            session=session,
+            kind="thread_note",
+            payload={"to": ["U0CFO"], "nags": 3},
+            item_id=item.id,
+            now=clock(),
+        )
+    fake_slack.fail_next("chat.postMessage", status=200, delay=2.0)  # posted in the thread, answered too late
+    bot.runtime.dispatcher.drain()
+    clock.advance(seconds=5)
+    bot.runtime.dispatcher.drain()
+    replies = [c for c in fake_slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == item.card_ts]
+    assert len(replies) == 1
+    assert [c.args["ts"] for c in fake_slack.calls_to("conversations.replies")] == [item.card_ts]
+    assert all(m.status is OutboxStatus.SENT for m in outbox(bot))
