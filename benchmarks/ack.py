@@ -1,0 +1,323 @@
+"""Ack latency: `cxbot run --http` against a bare Bolt app on the same server, at 1, 8 and 32 clients.
+
+Both servers run as child processes, with the fake Slack Web API (tests.fake_slack.FakeSlack) in
+this process and the load generator in a third (benchmarks.loadgen). Levels alternate between
+the two servers, and after each cxbot level we wait until its work after the ack is done (every
+item stored, every card and confirmation delivered to the fake Slack), so a level doesn't pay for
+the previous one's backlog. That wait is reported too ("drained in").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from benchmarks.common import (
+    REPO_ROOT,
+    free_port,
+    libpq_url,
+    log,
+    percentile,
+    postgres_schema,
+    run_child,
+    start_child,
+    stop_child,
+    wait_until_serving,
+)
+from tests.fake_slack import FakeSlack
+from tests.support import ADMINS, BOT_TOKEN, SIGNING_SECRET, TRIAGE
+
+LEVELS = (1, 8, 32)
+WARMUP_REQUESTS = 30
+DRAIN_TIMEOUT = 300.0
+P99_TARGET = 1.5  # cxbot's p99 at most 1.5x the bare app's
+THROUGHPUT_TARGET = 0.6  # cxbot's throughput at least 60 % of the bare app's
+
+ROUTES = """
+[[routes]]
+area = "billing"
+owner = "U0BILLING"
+channel = "C0BILLING"
+keywords = ["refund", "invoice", "charged twice"]
+escalate_to = "U0CFO"
+
+[[routes]]
+area = "onboarding"
+owner = "S0ONBOARD"
+channel = "C0ONBOARD"
+keywords = ["signup", "welcome email"]
+"""
+
+
+@dataclass
+class Level:
+    concurrency: int
+    requests: int
+    ok: int
+    errors: int
+    elapsed: float
+    p50: float
+    p95: float
+    p99: float
+    max: float
+    throughput: float
+    drain_seconds: float | None = None
+    cpu_ms_per_request: float | None = None
+    statuses: dict[str, int] = field(default_factory=dict)
+    error_samples: list[str] = field(default_factory=list)
+
+
+def _level(result: dict[str, Any]) -> Level:
+    latencies = [1000.0 * value for value in result["latencies"]]
+    return Level(
+        concurrency=result["concurrency"],
+        requests=result["requests"],
+        ok=result["ok"],
+        errors=result["requests"] - result["ok"],
+        elapsed=result["elapsed"],
+        p50=percentile(latencies, 0.50),
+        p95=percentile(latencies, 0.95),
+        p99=percentile(latencies, 0.99),
+        max=max(latencies) if latencies else float("nan"),
+        throughput=result["ok"] / result["elapsed"] if result["elapsed"] > 0 else 0.0,
+        statuses=result["statuses"],
+        error_samples=result["errors"][:5],
+    )
+
+
+class Server:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.log_path = workdir / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        argv = [*argv, "--port", str(self.port)]
+        self.process = start_child(argv, env=env, cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT)
+        wait_until_serving(f"http://127.0.0.1:{self.port}/healthz", self.process)
+
+    def stop(self) -> int | None:
+        code = stop_child(self.process)
+        self._log.close()
+        return code
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def tail(self, lines: int = 20) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+
+def _load(server: Server, *, requests: int, concurrency: int, run_id: str, fake: FakeSlack) -> Level:
+    spec = {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "path": "/slack/events",
+        "requests": requests,
+        "concurrency": concurrency,
+        "secret": SIGNING_SECRET,
+        "run_id": run_id,
+        "response_url_base": fake.response_url(""),
+        "timeout": 10.0,
+        "deadline": 300.0,
+    }
+    done = run_child(
+        [sys.executable, "-m", "benchmarks.loadgen"],
+        timeout=420,
+        cwd=REPO_ROOT,
+        input=json.dumps(spec),
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed: {done.stderr[-2000:]}")
+    return _level(json.loads(done.stdout))
+
+
+def _first(row: tuple[Any, ...] | None) -> Any:
+    assert row is not None
+    return row[0]
+
+
+class Progress:
+    """What cxbot has done after its acks, read straight from its database (read-only)."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+
+    def counts(self) -> tuple[int, int, int]:
+        """(items, unfinished outbox messages, failed outbox messages)."""
+        queries = (
+            "SELECT count(*) FROM items",
+            "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')",
+            "SELECT count(*) FROM outbox WHERE status = 'failed'",
+        )
+        if self.database_url.startswith("sqlite:///"):
+            path = self.database_url.removeprefix("sqlite:///")
+            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            try:
+                values = [int(connection.execute(query).fetchone()[0]) for query in queries]
+            finally:
+                connection.close()
+        else:
+            with psycopg.connect(libpq_url(self.database_url), autocommit=True) as pg:
+                values = [int(_first(pg.execute(query).fetchone())) for query in queries]
+        return values[0], values[1], values[2]
+
+    def wait_drained(self, expected_items: int, *, timeout: float = DRAIN_TIMEOUT) -> float:
+        started = time.monotonic()
+        deadline = started + timeout
+        while True:
+            items, unfinished, _failed = self.counts()
+            if items >= expected_items and unfinished == 0:
+                return time.monotonic() - started
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"cxbot had not finished after {timeout:.0f} s: {items}/{expected_items} items stored, "
+                    f"{unfinished} outbox messages unfinished"
+                )
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def _database(kind: str, workdir: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'cxbot-ack.db'}"
+    else:
+        with postgres_schema("cxbot_bench_ack") as url:
+            yield url
+
+
+def run_ack(*, databases: list[str], requests: int, levels: tuple[int, ...] = LEVELS) -> dict[str, Any]:
+    results: dict[str, Any] = {"requests_per_level": requests, "levels": list(levels), "databases": {}}
+    cxbot = Path(sys.executable).with_name("cxbot")
+    cxbot_argv = [str(cxbot)] if cxbot.exists() else [sys.executable, "-m", "bot.cli"]
+    cxbot_argv += ["run", "--http", "--host", "127.0.0.1", "--no-scheduler"]
+    with FakeSlack() as fake, tempfile.TemporaryDirectory(prefix="cxbot-bench-ack-") as tmp:
+        workdir = Path(tmp)
+        routes = workdir / "routes.toml"
+        routes.write_text(ROUTES, encoding="utf-8")
+        base_env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("SLACK_", "CX_", "DATABASE_URL", "PORT"))
+        }
+        base_env.update(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake.base_url,
+            LOG_LEVEL="INFO",
+        )
+        for kind in databases:
+            with _database(kind, workdir) as database_url:
+                log(f"ack: {kind}: starting the bare app and cxbot")
+                results["databases"][kind] = _run_one(
+                    kind, database_url, cxbot_argv, base_env, routes, workdir, fake, requests, levels
+                )
+        results["fake_slack_calls"] = len(fake.calls)
+        results["fake_slack_violations"] = fake.violations[:10]
+    return results
+
+
+def _run_one(
+    kind: str,
+    database_url: str,
+    cxbot_argv: list[str],
+    base_env: dict[str, str],
+    routes: Path,
+    workdir: Path,
+    fake: FakeSlack,
+    requests: int,
+    levels: tuple[int, ...],
+) -> dict[str, Any]:
+    cxbot_env = {
+        **base_env,
+        "DATABASE_URL": database_url,
+        "CX_TRIAGE_CHANNEL": TRIAGE,
+        "CX_ADMINS": ",".join(ADMINS),
+        "CX_ROUTES_FILE": str(routes),
+    }
+    bare = Server(
+        f"bare-{kind}",
+        [sys.executable, "-m", "benchmarks.bare_app"],
+        {**base_env, "PYTHONPATH": str(REPO_ROOT)},
+        workdir,
+    )
+    try:
+        bot = Server(f"cxbot-{kind}", cxbot_argv, cxbot_env, workdir)
+    except Exception:
+        stop_child(bare.process)
+        raise
+    progress = Progress(database_url)
+    out: dict[str, Any] = {"bare": [], "cxbot": []}
+    try:
+        filed = 0
+        for server in (bare, bot):
+            _load(
+                server,
+                requests=WARMUP_REQUESTS,
+                concurrency=4,
+                run_id=f"{kind}-warm-{server.name}",
+                fake=fake,
+            )
+        filed += WARMUP_REQUESTS
+        progress.wait_drained(filed)
+        for concurrency in levels:
+            cpu = bare.cpu_seconds()
+            bare_level = _load(
+                bare,
+                requests=requests,
+                concurrency=concurrency,
+                run_id=f"{kind}-bare-{concurrency}",
+                fake=fake,
+            )
+            bare_level.cpu_ms_per_request = 1000 * (bare.cpu_seconds() - cpu) / max(bare_level.ok, 1)
+            log(
+                f"ack: {kind}: bare  x{concurrency:<2}: p50 {bare_level.p50:6.1f} ms  "
+                f"p99 {bare_level.p99:6.1f} ms  "
+                f"{bare_level.throughput:6.0f} req/s  ({bare_level.errors} errors); "
+                f"{bare_level.cpu_ms_per_request:.1f} ms CPU per request"
+            )
+            cpu = bot.cpu_seconds()
+            bot_level = _load(
+                bot,
+                requests=requests,
+                concurrency=concurrency,
+                run_id=f"{kind}-cxbot-{concurrency}",
+                fake=fake,
+            )
+            filed += bot_level.ok
+            bot_level.drain_seconds = progress.wait_drained(filed)
+            bot_level.cpu_ms_per_request = 1000 * (bot.cpu_seconds() - cpu) / max(bot_level.ok, 1)
+            log(
+                f"ack: {kind}: cxbot x{concurrency:<2}: p50 {bot_level.p50:6.1f} ms  "
+                f"p99 {bot_level.p99:6.1f} ms  "
+                f"{bot_level.throughput:6.0f} req/s  ({bot_level.errors} errors); "
+                f"background work drained {bot_level.drain_seconds:.1f} s later; "
+                f"{bot_level.cpu_ms_per_request:.1f} ms CPU per request, ack and work after it"
+            )
+            out["bare"].append(bare_level.__dict__)
+            out["cxbot"].append(bot_level.__dict__)
+        items, _unfinished, failed = progress.counts()
+        out["items_stored"] = items
+        out["outbox_failed"] = failed
+    except Exception:
+        log(f"cxbot log tail:\n{bot.tail()}\nbare app log tail:\n{bare.tail()}")
+        raise
+    finally:
+        out["cxbot_exit"] = bot.stop()
+        out["bare_exit"] = bare.stop()
+    return out

@@ -1,0 +1,72 @@
+"""The baseline for the ack benchmark: a Bolt app that only acks /cx-alarm, served by the same
+production server as `cxbot run --http` (bot.server.make_http_server: waitress, 16 threads).
+
+    SLACK_BOT_TOKEN=... SLACK_SIGNING_SECRET=... SLACK_API_URL=http://127.0.0.1:N/api/ \\
+        python -m benchmarks.bare_app --port P
+
+SLACK_API_URL only keeps Bolt's one auth.test call (made on the first request) on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.server import EVENTS_PATH, make_http_server
+
+log = logging.getLogger("bare_app")
+
+
+def build_app() -> App:
+    token = os.environ["SLACK_BOT_TOKEN"]
+    api_url = os.environ.get("SLACK_API_URL") or "https://slack.com/api/"
+    # Equivalent to App(token=token, ...); the client only points Bolt's Web API calls at
+    # SLACK_API_URL (Bolt itself does not read that variable).
+    app = App(
+        client=WebClient(token=token, base_url=api_url),
+        signing_secret=os.environ["SLACK_SIGNING_SECRET"],
+        token_verification_enabled=False,
+    )
+
+    def on_alarm(ack: Ack) -> None:
+        ack()
+
+    app.command("/cx-alarm")(on_alarm)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bare_app", description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    # The same logging set-up as `cxbot` (bot.cli.main), so neither side gets it for free.
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    server = make_http_server(build_app(), host=args.host, port=args.port)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("serving the bare app at http://%s:%s%s", args.host, server.effective_port, EVENTS_PATH)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,377 @@
+"""docs/benchmarks.md (and its plot) from a run's results."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from benchmarks.ack import P99_TARGET, THROUGHPUT_TARGET
+from benchmarks.jobs import DIGEST_TARGET_S, NAG_TARGET_S, RSS_TARGET_MB
+
+DB_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def _mark(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("**pass**" if ok else "**FAIL**")
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.1f}"
+
+
+def ack_verdicts(ack: dict[str, Any]) -> dict[str, dict[str, bool]]:
+    """Per database: does every level meet the p99 and the throughput target?"""
+    verdicts = {}
+    for db, data in ack["databases"].items():
+        p99_ok = all(
+            c["ok"] == c["requests"] and c["p99"] <= P99_TARGET * b["p99"]
+            for b, c in zip(data["bare"], data["cxbot"], strict=True)
+        )
+        throughput_ok = all(
+            c["ok"] == c["requests"] and c["throughput"] >= THROUGHPUT_TARGET * b["throughput"]
+            for b, c in zip(data["bare"], data["cxbot"], strict=True)
+        )
+        verdicts[db] = {"p99": p99_ok, "throughput": throughput_ok}
+    return verdicts
+
+
+def jobs_verdicts(jobs: dict[str, Any]) -> dict[str, dict[str, bool]]:
+    verdicts = {}
+    for db, data in jobs["databases"].items():
+        verdicts[db] = {
+            "nag": data["nag"]["seconds"] < NAG_TARGET_S,
+            "digest": data["digest"]["seconds"] < DIGEST_TARGET_S,
+            "rss": max(data["nag"]["peak_rss_mb"], data["digest"]["peak_rss_mb"]) < RSS_TARGET_MB,
+            "dms": data["dm_nag"] == data["stale_owners"],
+        }
+    return verdicts
+
+
+def plot(ack: dict[str, Any], path: Path) -> bool:
+    """Latency and throughput against concurrency, cxbot vs the bare app. False if no matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    dbs = list(ack["databases"])
+    figure, axes = plt.subplots(2, len(dbs), figsize=(6 * len(dbs), 8), squeeze=False)
+    for column, db in enumerate(dbs):
+        data = ack["databases"][db]
+        levels = [row["concurrency"] for row in data["bare"]]
+        top, bottom = axes[0][column], axes[1][column]
+        for side, colour in (("bare", "tab:grey"), ("cxbot", "tab:blue")):
+            rows = data[side]
+            top.plot(levels, [r["p99"] for r in rows], marker="o", color=colour, label=f"{side} p99")
+            top.plot(
+                levels,
+                [r["p50"] for r in rows],
+                marker=".",
+                linestyle="--",
+                color=colour,
+                label=f"{side} p50",
+            )
+            bottom.plot(levels, [r["throughput"] for r in rows], marker="o", color=colour, label=side)
+        top.plot(
+            levels,
+            [P99_TARGET * r["p99"] for r in data["bare"]],
+            linestyle=":",
+            color="tab:red",
+            label=f"target: {P99_TARGET}x bare p99",
+        )
+        bottom.plot(
+            levels,
+            [THROUGHPUT_TARGET * r["throughput"] for r in data["bare"]],
+            linestyle=":",
+            color="tab:red",
+            label=f"target: {THROUGHPUT_TARGET:.0%} of bare",
+        )
+        for axis in (top, bottom):
+            axis.set_xscale("log", base=2)
+            axis.set_xticks(levels, [str(level) for level in levels])
+            axis.set_xlabel("concurrent clients")
+            axis.grid(True, alpha=0.3)
+            axis.legend(fontsize=8)
+        top.set_title(f"Ack latency, {DB_NAMES.get(db, db)}")
+        top.set_ylabel("ms (lower is better)")
+        bottom.set_title(f"Ack throughput, {DB_NAMES.get(db, db)}")
+        bottom.set_ylabel("requests/s (higher is better)")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def ascii_chart(ack: dict[str, Any]) -> list[str]:
+    """p99 bars, for when matplotlib isn't there."""
+    lines = ["```"]
+    peak = max(
+        (r["p99"] for data in ack["databases"].values() for side in ("bare", "cxbot") for r in data[side]),
+        default=1.0,
+    )
+    for db, data in ack["databases"].items():
+        lines.append(f"ack p99, {DB_NAMES.get(db, db)} (each # is {peak / 50:.1f} ms)")
+        for side in ("bare", "cxbot"):
+            for r in data[side]:
+                bar = "#" * max(1, round(50 * r["p99"] / peak))
+                lines.append(f"  {side:<5} x{r['concurrency']:<3} {bar} {r['p99']:.1f} ms")
+        lines.append("")
+    lines.append("```")
+    return lines
+
+
+def render(
+    *,
+    command: str,
+    machine: dict[str, str],
+    ack: dict[str, Any] | None,
+    jobs: dict[str, Any] | None,
+    skipped: list[str],
+    plot_path: Path,
+    output: Path,
+    seconds: float,
+) -> str:
+    out: list[str] = [
+        "# Benchmarks",
+        "",
+        "Generated by the benchmark suite in [`benchmarks/`](../benchmarks/); do not edit by hand. "
+        "Rerun it from the repository root with the command below; it rewrites this page.",
+        "",
+        "```sh",
+        command,
+        "```",
+        "",
+        f"The run took {seconds / 60:.1f} minutes. Options: `--quick` (100 requests per level, "
+        "100,000 items), `--only ack|jobs`, `--db sqlite|postgres|both`, `--profile DIR` (pyinstrument "
+        "profiles of the jobs); `--help` lists them all.",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| Date | {machine['date']} |",
+        f"| CPUs (`nproc`) | {machine['nproc']} ({machine['cpu']}) |",
+        f"| Memory | {machine['memory']} |",
+        f"| Python | {machine['python']} |",
+        f"| SQLite | {machine['sqlite']} |",
+        f"| PostgreSQL | {machine['postgres'] or 'not reachable'} (on the same machine, 127.0.0.1) |",
+        f"| OS | {machine['platform']} |",
+        "",
+        "Everything (servers, load generator, fake Slack, PostgreSQL) shares these CPUs, so the "
+        "figures are for comparing cxbot with its baseline and with itself over time, not absolute "
+        "capacity.",
+        "",
+    ]
+    out += _summary(ack, jobs, skipped)
+    if ack is not None:
+        out += _ack_section(ack, plot_path, output)
+    if jobs is not None:
+        out += _jobs_section(jobs)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _summary(ack: dict[str, Any] | None, jobs: dict[str, Any] | None, skipped: list[str]) -> list[str]:
+    out = ["## Targets", "", "| Target | SQLite | PostgreSQL |", "| --- | --- | --- |"]
+    ack_v = ack_verdicts(ack) if ack else {}
+    jobs_v = jobs_verdicts(jobs) if jobs else {}
+
+    def cells(verdicts: dict[str, dict[str, bool]], key: str) -> str:
+        return " | ".join(_mark(verdicts.get(db, {}).get(key)) for db in ("sqlite", "postgres"))
+
+    items = f"{jobs['items']:,}" if jobs else "N"
+    out += [
+        f"| Ack p99 within {P99_TARGET}x the bare Bolt app's, at every concurrency | {cells(ack_v, 'p99')} |",
+        f"| Ack throughput at least {THROUGHPUT_TARGET:.0%} of the bare app's, at every concurrency | "
+        f"{cells(ack_v, 'throughput')} |",
+        f"| Nag sweep under {NAG_TARGET_S:g} s at {items} items | {cells(jobs_v, 'nag')} |",
+        f"| Digest assembly under {DIGEST_TARGET_S:g} s at {items} items | {cells(jobs_v, 'digest')} |",
+        f"| Peak RSS of each job under {RSS_TARGET_MB:g} MB | {cells(jobs_v, 'rss')} |",
+        f"| Nag sweep queues one DM per owner with stale items | {cells(jobs_v, 'dms')} |",
+        "",
+        "The job time targets are set for PostgreSQL at 1,000,000 items; SQLite is measured against "
+        "the same bar for comparison.",
+        "",
+    ]
+    if jobs and jobs["items"] < 1_000_000:
+        out += [
+            f"> This was a `--quick` run with {jobs['items']:,} items, not the 1,000,000 the targets are "
+            "set for.",
+            "",
+        ]
+    for reason in skipped:
+        out += [f"> Not run: {reason}", ""]
+    return out
+
+
+def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str]:
+    n = ack["requests_per_level"]
+    out = [
+        "## 1. Ack latency",
+        "",
+        f"Signed `/cx-alarm <text>` slash commands (the form Slack posts, signed as Slack signs them) "
+        f"to `/slack/events`, {n} per level at 1, 8 and 32 concurrent clients, each client a thread "
+        "with a keep-alive connection in a separate load-generator process. Latency is from sending "
+        "the request to reading the whole response, the ack; throughput is acks per second over the "
+        "level. Half the texts match a route (billing), half are grey areas.",
+        "",
+        "- **cxbot**: `cxbot run --http --host 127.0.0.1 --no-scheduler`, a fresh database, the fake "
+        "Slack Web API (tests/fake_slack.py) as `SLACK_API_URL`, `LOG_LEVEL=INFO`. Each ack is followed "
+        "by cxbot's real work: store the item, its event and outbox rows, then post the card and the "
+        "confirmation to the fake Slack.",
+        "- **bare**: a Bolt `App` whose `/cx-alarm` listener only calls `ack()` "
+        "([`benchmarks/bare_app.py`](../benchmarks/bare_app.py)), served by the same "
+        "`bot.server.make_http_server` (waitress, 16 threads).",
+        "",
+        "Levels alternate between the two servers. After each cxbot level the suite waits until cxbot "
+        "has stored every item and delivered every message it owes Slack (*drained*), so no level pays "
+        "for the previous one's backlog. *CPU ms/request* is the server process's user + system CPU "
+        "(from /proc) over the level, and for cxbot also over its drain, divided by the requests: "
+        "what one slash command costs the process in all. Percentiles are nearest-rank. Ratios are "
+        "cxbot / bare.",
+        "",
+    ]
+    if plot_path.is_file():
+        link = os.path.relpath(plot_path, output.parent)
+        out += [f"![Ack latency and throughput, cxbot vs bare Bolt]({link})", ""]
+    else:
+        out += [*ascii_chart(ack), ""]
+    verdicts = ack_verdicts(ack)
+    for db, data in ack["databases"].items():
+        out += [
+            f"### {DB_NAMES.get(db, db)}",
+            "",
+            "| Clients | Server | p50 ms | p95 ms | p99 ms | max ms | req/s | errors | drained in "
+            "| CPU ms/request |",
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for b, c in zip(data["bare"], data["cxbot"], strict=True):
+            for side, r in (("bare", b), ("cxbot", c)):
+                drained = f"{r['drain_seconds']:.1f} s" if r.get("drain_seconds") is not None else ""
+                cpu = f"{r['cpu_ms_per_request']:.1f}" if r.get("cpu_ms_per_request") is not None else ""
+                out.append(
+                    f"| {r['concurrency']} | {side} | {_ms(r['p50'])} | {_ms(r['p95'])} | {_ms(r['p99'])} | "
+                    f"{_ms(r['max'])} | {r['throughput']:.0f} | {r['errors']} | {drained} | {cpu} |"
+                )
+        out += [
+            "",
+            f"| Clients | p99 cxbot/bare (target <= {P99_TARGET}) | | throughput cxbot/bare "
+            f"(target >= {THROUGHPUT_TARGET}) | |",
+            "| ---: | ---: | --- | ---: | --- |",
+        ]
+        for b, c in zip(data["bare"], data["cxbot"], strict=True):
+            p99_ratio = c["p99"] / b["p99"] if b["p99"] else float("nan")
+            tp_ratio = c["throughput"] / b["throughput"] if b["throughput"] else float("nan")
+            out.append(
+                f"| {c['concurrency']} | {p99_ratio:.2f} | {_mark(p99_ratio <= P99_TARGET)} | "
+                f"{tp_ratio:.2f} | {_mark(tp_ratio >= THROUGHPUT_TARGET)} |"
+            )
+        out += [
+            "",
+            f"Verdict on {DB_NAMES.get(db, db)}: p99 {_mark(verdicts[db]['p99'])}, throughput "
+            f"{_mark(verdicts[db]['throughput'])}. cxbot stored {data['items_stored']:,} items "
+            f"(warm-up included); {data['outbox_failed']} outbox messages failed.",
+            "",
+        ]
+    violations = ack.get("fake_slack_violations") or []
+    out += [
+        f"The fake Slack answered {ack.get('fake_slack_calls', 0):,} Web API and response_url calls"
+        + (
+            f"; calls Slack would reject: {violations}"
+            if violations
+            else ", none of which Slack would reject."
+        )
+        + "",
+        "",
+    ]
+    return out
+
+
+def _driver(job: dict[str, Any]) -> str:
+    if "driver_seconds" not in job:
+        return ""
+    return f"{job['driver_seconds']:.2f} s ({job['round_trips']:,} statements)"
+
+
+def _jobs_section(jobs: dict[str, Any]) -> list[str]:
+    out = [
+        "## 2. Jobs at scale",
+        "",
+        f"{jobs['items']:,} items over the year before {jobs['at']} (a Wednesday, 10:00 UTC, so every "
+        "owner is in working hours), generated by [`benchmarks/seed.py`](../benchmarks/seed.py) and "
+        "bulk-loaded into a freshly migrated database (SQLite: executemany in one transaction; "
+        "PostgreSQL: COPY, then `VACUUM ANALYZE`):",
+        "",
+        "- 1 % stale and open (new alarms and ideas past their SLA, items acknowledged over 7 days ago), "
+        f"owned by {jobs['owners']:,} distinct people; half of them nagged before, 1 % due to escalate;",
+        "- 1 % open and not yet stale, some of them grey areas;",
+        "- the rest closed: 60 % actioned, 22 % declined, 10 % duplicates, 8 % withdrawn, most "
+        "acknowledged first;",
+        "- every event cxbot would have written (filed, reassigned, acknowledged, actioned, declined, "
+        "duplicate, withdrawn, nagged, vote) and upvotes on a third of the ideas.",
+        "",
+        "Each job runs once, in a child process of its own (`benchmarks/jobs_child.py`) with a warm "
+        "connection: `bot.nag.run_nag_sweep(...)` with `members_of=lambda g: frozenset()` and "
+        '`zone_of=lambda u: "UTC"`, and `bot.digest.build_digest(session, end=...)` (the assembly; '
+        "rendering the blocks is timed apart). Peak RSS is the child's high-water mark, `VmHWM` in "
+        "/proc/self/status (not `getrusage` `ru_maxrss`, which on Linux survives `exec` and so would "
+        "report the forking parent's size); *baseline* is its RSS before the job started (Python, "
+        "SQLAlchemy and cxbot imported, one connection).",
+        "",
+    ]
+    if any(data["nag"].get("profiled") for data in jobs["databases"].values()):
+        out += [
+            "> The jobs ran under a profiler (`--profile`): their times and memory include its overhead.",
+            "",
+        ]
+    out += [
+        "| Database | Rows loaded | Seeding |",
+        "| --- | --- | ---: |",
+    ]
+    for db, data in jobs["databases"].items():
+        out.append(
+            f"| {DB_NAMES.get(db, db)} | {jobs['items']:,} items, {data['events']:,} events, "
+            f"{data['votes']:,} votes | {data['seed_seconds']:.0f} s |"
+        )
+    out += [
+        "",
+        "| Database | Job | Seconds | Target | In the database | Peak RSS MB (baseline) | Result |",
+        "| --- | --- | ---: | --- | ---: | ---: | --- |",
+    ]
+    verdicts = jobs_verdicts(jobs)
+    for db, data in jobs["databases"].items():
+        nag, digest = data["nag"], data["digest"]
+        sweep = nag.get("sweep", {})
+        out.append(
+            f"| {DB_NAMES.get(db, db)} | nag sweep | {nag['seconds']:.2f} | < {NAG_TARGET_S:g} s "
+            f"{_mark(verdicts[db]['nag'])} | {_driver(nag)} | "
+            f"{nag['peak_rss_mb']:.0f} ({nag['baseline_rss_mb']:.0f}) | "
+            f"{data['dm_nag']:,} `dm_nag` rows queued for {data['stale_owners']:,} owners with stale items "
+            f"{_mark(verdicts[db]['dms'])}; {sweep.get('nagged_items', 0):,} items nagged, "
+            f"{sweep.get('escalated', 0)} escalated |"
+        )
+        info = digest.get("digest", {})
+        out.append(
+            f"| {DB_NAMES.get(db, db)} | digest | {digest['seconds']:.2f} | < {DIGEST_TARGET_S:g} s "
+            f"{_mark(verdicts[db]['digest'])} | {_driver(digest)} | "
+            f"{digest['peak_rss_mb']:.0f} ({digest['baseline_rss_mb']:.0f}) | "
+            f"{info.get('past_sla', 0):,} past SLA, "
+            f"{sum(info.get('raised_this_week', {}).values()):,} raised this week; "
+            f"rendered in {1000 * digest.get('render_seconds', 0):.0f} ms |"
+        )
+    out += [
+        "",
+        "*In the database* is the time the job spent inside the driver's execute calls (on PostgreSQL "
+        "that includes receiving the rows) and how many statements it ran; the rest of *Seconds* is "
+        "Python: building and loading ORM objects, the unit of work, cxbot's own code.",
+        "",
+        f"Peak RSS target (< {RSS_TARGET_MB:g} MB): "
+        + ", ".join(f"{DB_NAMES.get(db, db)} {_mark(v['rss'])}" for db, v in verdicts.items())
+        + ".",
+        "",
+    ]
+    return out

@@ -1,0 +1,143 @@
+"""The benchmark command: `.venv/bin/python -m benchmarks [--quick] [--only ack|jobs] [--db ...]`.
+
+Runs the ack-latency benchmark and the jobs-at-scale benchmark on SQLite and PostgreSQL, prints
+progress on stderr, and (re)writes docs/benchmarks.md (and docs/benchmarks-latency.png) with the
+results and the command that produced them. Loads go only to 127.0.0.1; every loop is bounded,
+and the whole run stops itself after --time-limit seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from benchmarks.common import REPO_ROOT, cleanup_everything, log, machine, postgres_reachable, start_watchdog
+
+FULL = {"requests": 500, "items": 1_000_000, "owners": 2_000}
+QUICK = {"requests": 100, "items": 100_000, "owners": 200}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK['requests']} requests per level and {QUICK['items']:,} items "
+        f"(default {FULL['requests']} and {FULL['items']:,})",
+    )
+    parser.add_argument("--only", choices=["ack", "jobs"], help="run one benchmark only")
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--requests", type=int, help="requests per concurrency level")
+    parser.add_argument("--items", type=int, help="items to seed for the jobs benchmark")
+    parser.add_argument("--owners", type=int, help="distinct owners of the stale items")
+    parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--plot", type=Path, default=REPO_ROOT / "docs" / "benchmarks-latency.png")
+    parser.add_argument("--json", type=Path, help="also write the raw results (with every latency) here")
+    parser.add_argument(
+        "--profile", type=Path, help="write pyinstrument profiles of the jobs to this directory"
+    )
+    parser.add_argument(
+        "--time-limit", type=float, default=3600.0, help="stop everything after this many seconds"
+    )
+    return parser
+
+
+def _command(argv: list[str]) -> str:
+    python = Path(sys.executable)
+    try:
+        shown = str(python.relative_to(REPO_ROOT))
+    except ValueError:
+        shown = "python"
+    if shown.startswith(".venv/") and not shown.startswith(".venv/bin/python"):
+        shown = ".venv/bin/python"
+    return shlex.join([shown, "-m", "benchmarks", *argv])
+
+
+def _strip_latencies(results: dict[str, Any]) -> dict[str, Any]:
+    copy: dict[str, Any] = json.loads(json.dumps(results))
+    for data in (copy.get("ack") or {}).get("databases", {}).values():
+        for side in ("bare", "cxbot"):
+            for level in data.get(side, []):
+                level.pop("latencies", None)
+    return copy
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    requests = args.requests or sizes["requests"]
+    items = args.items or sizes["items"]
+    owners = args.owners or min(sizes["owners"], max(1, items // 500))
+    start_watchdog(args.time_limit)
+
+    def interrupted(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    os.chdir(REPO_ROOT)
+
+    databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    skipped: list[str] = []
+    if "postgres" in databases:
+        reason = postgres_reachable()
+        if reason is not None:
+            databases.remove("postgres")
+            skipped.append(f"PostgreSQL benchmarks: {reason}")
+            log(f"skipping PostgreSQL: {reason}")
+    started = time.monotonic()
+    results: dict[str, Any] = {"machine": machine(), "command": _command(argv)}
+    try:
+        if args.only in (None, "ack") and databases:
+            from benchmarks.ack import run_ack
+
+            results["ack"] = run_ack(databases=databases, requests=requests)
+        if args.only in (None, "jobs") and databases:
+            from benchmarks.jobs import run_jobs
+
+            if args.profile is not None:
+                args.profile.mkdir(parents=True, exist_ok=True)
+            results["jobs"] = run_jobs(
+                databases=databases, items=items, owners=owners, profile_dir=args.profile
+            )
+    except KeyboardInterrupt:
+        log("interrupted: stopping the servers and dropping the schemas")
+        cleanup_everything()
+        return 130
+    except Exception:
+        cleanup_everything()
+        raise
+    seconds = time.monotonic() - started
+
+    from benchmarks.report import plot, render
+
+    if args.json is not None:
+        args.json.write_text(json.dumps(results))
+    plotted = "ack" in results and plot(results["ack"], args.plot)
+    if not plotted and args.plot.is_file() and "ack" in results:
+        args.plot.unlink()  # a stale plot from another run would contradict the tables
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(
+        render(
+            command=results["command"],
+            machine=results["machine"],
+            ack=results.get("ack"),
+            jobs=results.get("jobs"),
+            skipped=skipped,
+            plot_path=args.plot,
+            output=args.output,
+            seconds=seconds,
+        ),
+        encoding="utf-8",
+    )
+    log(f"wrote {args.output}" + (f" and {args.plot}" if plotted else ""))
+    print(json.dumps(_strip_latencies(results), indent=2))
+    return 0
