@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import InvalidSubmission
 from bot.outbox_kinds import OutboxKind
-from bot.routing import RoutedBy, choose_route
+from bot.routing import choose_route
 from storage import routes as route_queries
 from storage.items import item_by_intake_key
 from storage.models import Event, Item, ItemKind, ItemStatus, JourneyStage, Severity
@@ -133,7 +133,3 @@ def _queue_messages(*, session: Session, item: Item, reply: ReplyTarget, now: da
         item_id=item.id,
         now=now,
     )
-
-
-def was_grey_area(item: Item) -> bool:
-    return item.routed_by == RoutedBy.GREY_AREA
