@@ -135,7 +135,7 @@ def _dialog_button(deps: Deps, doing: str, view_for: Callable[[Deps, Item], Any]
         ack()
         try:
             item = loop.check_manager(deps, item_id=_item_id(action), user_id=user_of(body), doing=doing)
-            if item.status.value not in ("new", "acknowledged"):
+            if item.status not in lifecycle.OPEN:
                 raise CxError(f"#{item.id} is {item.status.value}; reopen it first.")
         except CxError as error:
             tell(body, client, error.user_message)
