@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
+from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import payload_guard
@@ -25,6 +27,19 @@ def make_web_client(token: str, base_url: str, *, retries: bool, timeout: int = 
     return client
 
 
+def _request_guard(
+    replays: ReplayGuard | None,
+) -> Callable[[BoltRequest, BoltResponse, Callable[[], Any]], Any]:
+    """One middleware (Bolt's cost is per middleware) refusing replayed requests with 401, then
+    malformed payloads with 400, before any listener sees them."""
+
+    def guard(req: BoltRequest, resp: BoltResponse, next: Callable[[], Any]) -> Any:
+        refused = (replays.refusal(req) if replays else None) or payload_guard.refusal(req)
+        return refused if refused is not None else next()
+
+    return guard
+
+
 def create_app(deps: Deps, *, listener_executor: Executor | None = None) -> App:
     """`listener_executor` runs listeners after they ack; tests pass one they can wait on."""
     settings = deps.settings
@@ -36,8 +51,6 @@ def create_app(deps: Deps, *, listener_executor: Executor | None = None) -> App:
         process_before_response=False,
         listener_executor=listener_executor,
     )
-    if settings.slack_signing_secret:
-        app.middleware(ReplayGuard().middleware)
-    app.middleware(payload_guard.guard)
+    app.middleware(_request_guard(ReplayGuard() if settings.slack_signing_secret else None))
     register_all(app, deps)
     return app

@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.models.views import View
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.blocks.modal import ModalInput, ModalValues, filing_modal
 from bot.deps import Deps
-from bot.intake import ReplyTarget, Submission, file_item
+from bot.intake import ReplyTarget, Submission
 from storage import routes as route_queries
-from storage.db import transaction
-from storage.items import item_by_intake_key
 from storage.models import ItemKind
 
 log = logging.getLogger(__name__)
@@ -60,6 +58,22 @@ class ModalContext:
         return cls(text("r"), text("c"), text("sc"), text("st"))
 
 
+def store_before_ack(deps: Deps, submission: Submission, *, ack_within: float) -> bool:
+    """Store it if the database manages within `ack_within` seconds (Slack wants its answer within
+    3). False if it didn't: the database is down or slow, and the caller says so before retrying.
+    An attempt still under way may yet land; retries carry the same intake_key, so it lands once."""
+    try:
+        number = deps.filer.submit(submission).result(timeout=ack_within)
+    except TimeoutError:
+        log.warning("storing a %s took over %.1f s; answering Slack first", submission.kind.value, ack_within)
+        return False
+    except SQLAlchemyError:
+        log.warning("couldn't store a %s before answering Slack", submission.kind.value, exc_info=True)
+        return False
+    log.info("filed %s #%s", submission.kind.value, number)
+    return True
+
+
 def file_submission(deps: Deps, submission: Submission, *, patience: float = 0.0) -> int:
     """Store the item and its outbox messages; returns its number. A repeat of the same
     intake_key (a double-submitted modal) files nothing new. With `patience`, a database that is
@@ -67,7 +81,7 @@ def file_submission(deps: Deps, submission: Submission, *, patience: float = 0.0
     waited, delay = 0.0, 0.5
     while True:
         try:
-            return _file_once(deps, submission)
+            number = deps.filer.file(submission)
         except OperationalError:
             if waited + delay > patience:
                 raise
@@ -75,24 +89,9 @@ def file_submission(deps: Deps, submission: Submission, *, patience: float = 0.0
             time.sleep(delay)
             waited += delay
             delay = min(delay * 2, 8.0)
-
-
-def _file_once(deps: Deps, submission: Submission) -> int:
-    try:
-        with transaction(deps.session_factory) as session:
-            item = file_item(session=session, submission=submission, triage=deps.triage, now=deps.clock())
-            number = item.id
-    except IntegrityError:
-        if submission.intake_key is None:
-            raise
-        with deps.session_factory() as session:
-            existing = item_by_intake_key(session=session, intake_key=submission.intake_key)
-        if existing is None:
-            raise
-        number = existing.id
-    deps.wake_outbox()
-    log.info("filed %s #%s", submission.kind.value, number)
-    return number
+        else:
+            log.info("filed %s #%s", submission.kind.value, number)
+            return number
 
 
 def filing_view(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.filer import Filer
 from bot.intake import Triage
 from bot.permissions import MembersOf
 from bot.settings import Settings
@@ -19,6 +20,7 @@ class Deps:
     session_factory: sessionmaker[Session]
     clock: Clock
     wake_outbox: Callable[[], None]
+    filer: Filer  # stores submissions, batching those that arrive together
     members_of: MembersOf
     zone_of: Callable[[str], str]  # a user's Slack time zone, CX_TIMEZONE when unknown
 

@@ -5,8 +5,11 @@ Everything happens in the caller's transaction; nothing here talks to Slack.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -14,9 +17,9 @@ from bot.errors import InvalidSubmission
 from bot.outbox_kinds import OutboxKind
 from bot.routing import choose_route
 from storage import routes as route_queries
-from storage.items import item_by_intake_key
-from storage.models import Event, Item, ItemKind, ItemStatus, JourneyStage, Severity
-from storage.outbox import enqueue
+from storage.items import insert_events, insert_new_items, numbers_by_intake_key
+from storage.models import Item, ItemKind, ItemStatus, JourneyStage, Route, Severity
+from storage.outbox import enqueue_many
 
 MAX_TEXT_LENGTH = 100_000
 MAX_CUSTOMERS_LENGTH = 5_000
@@ -71,65 +74,117 @@ def check_text(text: str, *, kind: ItemKind) -> str:
 def file_item(*, session: Session, submission: Submission, triage: Triage, now: datetime) -> Item:
     """Store the item, its `filed` event and its outbox messages. Filing the same intake_key
     twice (a double-submitted modal) returns the first item and queues nothing more."""
-    if submission.intake_key:
-        existing = item_by_intake_key(session=session, intake_key=submission.intake_key)
-        if existing is not None:
-            return existing
-    text = check_text(submission.text, kind=submission.kind)
-    customers = (submission.customers or "")[:MAX_CUSTOMERS_LENGTH] or None
-    decision = choose_route(
-        text=text,
-        picked_area=submission.picked_area,
-        routes=route_queries.active_routes(session=session),
-    )
-    route = decision.route
-    item = Item(
-        kind=submission.kind,
-        status=ItemStatus.NEW,
-        text=text,
-        customers=customers,
-        journey_stage=submission.journey_stage,
-        severity=submission.severity if submission.kind is ItemKind.ALARM else None,
-        raiser_id=submission.raiser_id,
-        anonymous=submission.anonymous,
-        route_id=route.id if route else None,
-        area=route.area if route else None,
-        grey_area=route is None,
-        routed_by=decision.routed_by,
-        owner=route.owner if route else ",".join(triage.admins),
-        channel=route.channel if route else triage.channel,
-        source_channel=submission.source_channel,
-        source_ts=submission.source_ts,
-        intake_key=submission.intake_key,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(item)
-    session.flush()
-    session.add(
-        Event(
-            item_id=item.id,
-            kind="filed",
-            actor=submission.raiser_id,
-            at=now,
-            data={
-                "routed_by": decision.routed_by.value,
-                "area": item.area,
-                "owner": item.owner,
-                "matched_keywords": list(decision.matched_keywords),
-            },
-        )
-    )
-    _queue_messages(session=session, item=item, reply=submission.reply, now=now)
+    number = file_items(session=session, submissions=[submission], triage=triage, now=now)[0]
+    item = session.get(Item, number)
+    assert item is not None
     return item
 
 
-def _queue_messages(*, session: Session, item: Item, reply: ReplyTarget, now: datetime) -> None:
-    enqueue(session=session, kind=OutboxKind.POST_CARD, payload={}, item_id=item.id, now=now)
-    enqueue(
+@dataclass
+class _NewItem:
+    submission: Submission
+    row: dict[str, Any]  # the items row to insert
+    matched_keywords: tuple[str, ...]
+    number: int = 0  # once inserted
+
+
+def file_items(
+    *,
+    session: Session,
+    submissions: Sequence[Submission],
+    triage: Triage,
+    now: datetime,
+    routes: Sequence[Route] | None = None,
+) -> list[int]:
+    """File several submissions in the caller's transaction, with one INSERT per table however
+    many there are; returns their numbers in the same order. A submission whose intake_key is
+    already stored, or repeated in the batch, gets that item's number and queues nothing.
+    `routes` are the active routes if the caller has them at hand; otherwise they are read."""
+    if routes is None:
+        routes = route_queries.active_routes(session=session)
+    outcomes: list[_NewItem] = []
+    new_by_key: dict[str, _NewItem] = {}
+    for submission in submissions:
+        key = submission.intake_key or f"once:{uuid.uuid4().hex}"
+        if key not in new_by_key:
+            new_by_key[key] = _new_item(submission, key, routes, triage=triage, now=now)
+        outcomes.append(new_by_key[key])
+    _insert(session, list(new_by_key.values()), now=now)
+    return [outcome.number for outcome in outcomes]
+
+
+def _new_item(
+    submission: Submission, intake_key: str, routes: Sequence[Route], *, triage: Triage, now: datetime
+) -> _NewItem:
+    text = check_text(submission.text, kind=submission.kind)
+    decision = choose_route(text=text, picked_area=submission.picked_area, routes=routes)
+    route = decision.route
+    row = {
+        "kind": submission.kind,
+        "status": ItemStatus.NEW,
+        "text": text,
+        "customers": (submission.customers or "")[:MAX_CUSTOMERS_LENGTH] or None,
+        "journey_stage": submission.journey_stage,
+        "severity": submission.severity if submission.kind is ItemKind.ALARM else None,
+        "raiser_id": submission.raiser_id,
+        "anonymous": submission.anonymous,
+        "route_id": route.id if route else None,
+        "area": route.area if route else None,
+        "grey_area": route is None,
+        "routed_by": decision.routed_by.value,
+        "owner": route.owner if route else ",".join(triage.admins),
+        "channel": route.channel if route else triage.channel,
+        "source_channel": submission.source_channel,
+        "source_ts": submission.source_ts,
+        "intake_key": intake_key,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return _NewItem(submission, row, decision.matched_keywords)
+
+
+def _insert(session: Session, new_items: list[_NewItem], *, now: datetime) -> None:
+    """The items, then their `filed` events and outbox messages: one INSERT each. Items whose
+    intake_key is already stored get that item's number and add nothing."""
+    inserted = insert_new_items(session=session, rows=[new.row for new in new_items])
+    repeats = [new.row["intake_key"] for new in new_items if new.row["intake_key"] not in inserted]
+    stored = numbers_by_intake_key(session=session, intake_keys=repeats)
+    for new in new_items:
+        key = new.row["intake_key"]
+        new.number = inserted[key] if key in inserted else stored[key]
+    new_items = [new for new in new_items if new.row["intake_key"] in inserted]
+    insert_events(
         session=session,
-        kind=OutboxKind.CONFIRM_RAISER,
-        payload={"response_url": reply.response_url, "channel_id": reply.channel_id},
-        item_id=item.id,
+        rows=[
+            {
+                "item_id": new.number,
+                "kind": "filed",
+                "actor": new.submission.raiser_id,
+                "at": now,
+                "data": {
+                    "routed_by": new.row["routed_by"],
+                    "area": new.row["area"],
+                    "owner": new.row["owner"],
+                    "matched_keywords": list(new.matched_keywords),
+                },
+            }
+            for new in new_items
+        ],
+    )
+    enqueue_many(
+        session=session,
+        messages=[message for new in new_items for message in _messages(new.number, new.submission.reply)],
         now=now,
     )
+
+
+def _messages(number: int, reply: ReplyTarget) -> list[tuple[str, dict[str, Any], int | None]]:
+    """What Slack must hear about a new item: its card, then the raiser's confirmation."""
+    return [
+        (OutboxKind.POST_CARD, {}, number),
+        (
+            OutboxKind.CONFIRM_RAISER,
+            {"response_url": reply.response_url, "channel_id": reply.channel_id},
+            number,
+        ),
+    ]

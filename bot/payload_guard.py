@@ -7,7 +7,6 @@ it gets a 400, never a 500 from code that trusted the shape.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.request import BoltRequest
@@ -46,6 +45,8 @@ def problem(body: Any) -> str | None:
             return f"{key} is not a string"
     if body.get("type") in _NEEDS_USER and not isinstance((body.get("user") or {}).get("id"), str):
         return "no user"
+    if "command" in body and not all(body.get(key) for key in ("user_id", "trigger_id")):
+        return "a command without user_id or trigger_id"
     return _view_problem(body.get("view")) or _actions_problem(body.get("actions")) or _event_problem(body)
 
 
@@ -80,8 +81,9 @@ def _event_problem(body: dict[str, Any]) -> str | None:
     return None
 
 
-def guard(req: BoltRequest, resp: BoltResponse, next: Callable[[], Any]) -> Any:
+def refusal(req: BoltRequest) -> BoltResponse | None:
+    """A 400 for a malformed payload, or None to let it through."""
     found = problem(req.body)
     if found is not None:
         return BoltResponse(status=400, body=f'{{"error": "malformed payload: {found}"}}')
-    return next()
+    return None

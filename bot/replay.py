@@ -12,7 +12,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
@@ -39,11 +38,12 @@ class ReplayGuard:
             self._seen[signature] = now
             return True
 
-    def middleware(self, req: BoltRequest, resp: BoltResponse, next: Callable[[], Any]) -> Any:
+    def refusal(self, req: BoltRequest) -> BoltResponse | None:
+        """A 401 for a replayed request, or None to let it through."""
         signature = _header(req, "x-slack-signature")
         if signature and not _header(req, "x-slack-retry-num") and not self.first_time(signature):
             return BoltResponse(status=401, body='{"error": "replayed request"}')
-        return next()
+        return None
 
 
 def _header(req: BoltRequest, name: str) -> str:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ def matching_keywords(text: str, keywords: Sequence[str]) -> tuple[str, ...]:
     return tuple(keyword for keyword in keywords if _keyword_pattern(keyword).search(text))
 
 
+@functools.lru_cache(maxsize=4096)
 def _keyword_pattern(keyword: str) -> re.Pattern[str]:
     words = [re.escape(word) for word in keyword.split()]
     return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)", re.IGNORECASE)

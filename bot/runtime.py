@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +17,8 @@ from bot.delivery import DELIVERIES, DeliveryContext
 from bot.deps import Deps
 from bot.directory import Directory
 from bot.dispatcher import Dispatcher
+from bot.filer import Filer
+from bot.intake import Triage
 from bot.routes_file import load_routes_file
 from bot.settings import Settings
 from storage import routes as route_queries
@@ -25,6 +27,15 @@ from storage.db import make_engine, make_session_factory, transaction
 
 log = logging.getLogger(__name__)
 
+# Listeners run on these threads after Bolt hands them a request; capture listeners wait there
+# for their item to be stored before acking. As many as the HTTP server has request threads, so
+# a burst of commands never queues for a listener thread (Bolt's default is 5).
+LISTENER_THREADS = 16
+# Deliveries wait while filings are arriving (until none has for INTAKE_QUIET_SECONDS), but no
+# message waits longer than LONGEST_DELIVERY_DEFERRAL_SECONDS for its turn.
+INTAKE_QUIET_SECONDS = 0.05
+LONGEST_DELIVERY_DEFERRAL_SECONDS = 1.0
+
 
 @dataclass
 class Runtime:
@@ -32,8 +43,10 @@ class Runtime:
     deps: Deps
     app: App
     dispatcher: Dispatcher
+    filer: Filer
 
     def close(self) -> None:
+        self.filer.stop()
         self.dispatcher.stop()
         self.engine.dispose()
 
@@ -86,18 +99,33 @@ def build_runtime(
         max_backoff=settings.outbox_max_backoff_seconds,
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
+    filer = Filer(
+        session_factory=session_factory,
+        triage=Triage(channel=settings.triage_channel, admins=settings.admins),
+        clock=clock,
+        on_filed=dispatcher.wake,
+    )
+    dispatcher.before_delivery = lambda: filer.wait_until_quiet(
+        quiet=INTAKE_QUIET_SECONDS, longest=LONGEST_DELIVERY_DEFERRAL_SECONDS
+    )
     directory = Directory(make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=True))
     deps = Deps(
         settings=settings,
         session_factory=session_factory,
         clock=clock,
         wake_outbox=dispatcher.wake,
+        filer=filer,
         members_of=directory.members_of,
         zone_of=lambda user: directory.timezone_of(user, default=settings.timezone),
     )
     return Runtime(
         engine=engine,
         deps=deps,
-        app=create_app(deps, listener_executor=listener_executor),
+        app=create_app(
+            deps,
+            listener_executor=listener_executor
+            or ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="cxbot-listener"),
+        ),
         dispatcher=dispatcher,
+        filer=filer,
     )

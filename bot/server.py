@@ -4,6 +4,7 @@ WSGI adapter. Commands, interactivity and events all arrive at one URL, /slack/e
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -38,6 +39,34 @@ def wsgi_app(app: App) -> Callable[[dict[str, Any], StartResponse], Iterable[byt
         return result
 
     return application
+
+
+class _OncePerMinute(logging.Filter):
+    """Waitress warns "Task queue depth is N" for every request that has to wait for a thread:
+    under a burst, one warning per request, costing CPU when it is shortest. Let one through
+    a minute, saying how many were held back."""
+
+    def __init__(self, *, interval: float = 60.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._interval = interval
+        self._monotonic = monotonic
+        self._next_at = 0.0
+        self._held_back = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self._monotonic()
+        if now < self._next_at:
+            self._held_back += 1
+            return False
+        if self._held_back:
+            record.msg = f"{record.msg} ({self._held_back} similar warnings held back)"
+        self._next_at, self._held_back = now + self._interval, 0
+        return True
+
+
+_queue_log = logging.getLogger("waitress.queue")
+if not any(isinstance(f, _OncePerMinute) for f in _queue_log.filters):
+    _queue_log.addFilter(_OncePerMinute())
 
 
 def make_http_server(app: App, *, host: str, port: int, threads: int = DEFAULT_THREADS) -> Any:

@@ -8,12 +8,17 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks.ids import Callback, Field
 from bot.blocks.modal import read_values
-from bot.blocks.replies import usage
-from bot.capture import ModalContext, file_submission, filing_view, submission_from_modal
+from bot.blocks.replies import saving_slowly, usage
+from bot.capture import (
+    ModalContext,
+    file_submission,
+    filing_view,
+    store_before_ack,
+    submission_from_modal,
+)
 from bot.commands import FileNow, OpenModal, ShowHelp, read_command_text
 from bot.deps import Deps
 from bot.errors import InvalidSubmission
@@ -32,7 +37,10 @@ class Shortcut(enum.StrEnum):
 
 log = logging.getLogger(__name__)
 
-# After the ack there is time: Slack's response_url stays valid for 30 minutes.
+# Slack wants an answer within 3 s; an item is stored before it gets one, unless the database
+# takes longer than this. Then the ack says so and storing goes on: the response_url that carries
+# the confirmation stays valid for 30 minutes.
+ACK_WITHIN_SECONDS = 2.0
 SAVE_PATIENCE_SECONDS = 120.0
 SAVE_FAILED = "I couldn't save this just now. Your words are still here: please try again in a moment."
 _KIND_OF_COMMAND = {Command.ALARM: ItemKind.ALARM, Command.IDEA: ItemKind.IDEA}
@@ -71,20 +79,21 @@ def _command_listener(deps: Deps, command: Command) -> Any:
         except InvalidSubmission as invalid:
             ack(text=invalid.user_message, response_type="ephemeral")
             return
-        ack()
-        file_submission(
-            deps,
-            patience=SAVE_PATIENCE_SECONDS,
-            submission=Submission(
-                kind=kind,
-                text=intent.text,
-                raiser_id=command["user_id"],
-                intake_key=f"command:{command['trigger_id']}",
-                reply=ReplyTarget(
-                    response_url=command.get("response_url"), channel_id=command.get("channel_id")
-                ),
-            ),
+        submission = Submission(
+            kind=kind,
+            text=intent.text,
+            raiser_id=command["user_id"],
+            intake_key=f"command:{command['trigger_id']}",
+            reply=ReplyTarget(response_url=command.get("response_url"), channel_id=command.get("channel_id")),
         )
+        if store_before_ack(deps, submission, ack_within=ACK_WITHIN_SECONDS):
+            ack()
+            return
+        # The database is slow or down. Slack needs its answer within 3 s; say so, and keep trying
+        # (the intake key files it once however many attempts reach the database).
+        reply = saving_slowly()
+        ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
+        file_submission(deps, submission, patience=SAVE_PATIENCE_SECONDS)
 
     on_command.__name__ = f"on_{kind.value}_command"
     return on_command
@@ -140,13 +149,9 @@ def _submission_listener(deps: Deps, callback: Callback) -> Any:
         )
         # Stored before the modal closes: if the database is down the form stays open with the
         # raiser's words in it, and a resubmission of the same view files it only once.
-        try:
-            file_submission(deps, submission)
-        except SQLAlchemyError:
-            log.exception("couldn't store a %s from the modal", kind.value)
+        if not store_before_ack(deps, submission, ack_within=ACK_WITHIN_SECONDS):
             ack(response_action="errors", errors={Field.WHAT: SAVE_FAILED})
             return
         ack()
 
-    on_submission.__name__ = f"on_{kind.value}_submission"
     return on_submission

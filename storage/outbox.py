@@ -8,15 +8,17 @@ Messages about one item go out in the order they were written.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from storage.models import OutboxMessage, OutboxStatus
 
 _UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+_OUTBOX = cast(Table, OutboxMessage.__table__)  # for plain Core statements on the hot paths
 
 
 def enqueue(
@@ -32,9 +34,30 @@ def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
-    session.add(message)
-    session.flush()
+    session.add(message)  # written with the rest of the transaction, in the order queued
     return message
+
+
+def enqueue_many(
+    *, session: Session, messages: Sequence[tuple[str, dict[str, Any], int | None]], now: datetime
+) -> None:
+    """Queue (kind, payload, item_id) messages in one statement, in this order."""
+    if not messages:
+        return
+    rows = [
+        {
+            "kind": kind,
+            "payload": payload,
+            "item_id": item_id,
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "outcome_uncertain": False,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for kind, payload, item_id in messages
+    ]
+    session.connection().execute(insert(_OUTBOX), rows)
 
 
 def _not_blocked() -> ColumnElement[bool]:
@@ -70,17 +93,15 @@ def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) 
 
 
 def mark_sent(*, session: Session, message_id: int, result: dict[str, Any], now: datetime) -> None:
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(
-            status=OutboxStatus.SENT,
-            result=result,
-            sent_at=now,
-            claimed_until=None,
-            outcome_uncertain=False,
-            last_error=None,
-        )
+    _set(
+        session,
+        message_id,
+        status=OutboxStatus.SENT,
+        result=result,
+        sent_at=now,
+        claimed_until=None,
+        outcome_uncertain=False,
+        last_error=None,
     )
 
 
@@ -93,15 +114,17 @@ def mark_retry(*, session: Session, message_id: int, error: str, retry_at: datet
     }
     if uncertain:
         values["outcome_uncertain"] = True
-    session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+    _set(session, message_id, **values)
 
 
 def mark_failed(*, session: Session, message_id: int, error: str) -> None:
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(status=OutboxStatus.FAILED, claimed_until=None, last_error=error)
-    )
+    _set(session, message_id, status=OutboxStatus.FAILED, claimed_until=None, last_error=error)
+
+
+def _set(session: Session, message_id: int, **values: Any) -> None:
+    """A plain UPDATE of one row: the ORM's bulk-update path costs more than the statement, and
+    the dispatcher runs this once per message."""
+    session.connection().execute(update(_OUTBOX).where(_OUTBOX.c.id == message_id).values(**values))
 
 
 def next_due_at(*, session: Session) -> datetime | None:

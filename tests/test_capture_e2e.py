@@ -418,3 +418,43 @@ def test_malformed_requests_are_never_a_server_error(bot: BotUnderTest, fake_sla
     bot.settle()
     assert [a.status for a in answers if a.status >= 500] == []
     assert items(bot) == []
+
+
+# Stored before the ack -------------------------------------------------------------------------------
+
+
+def test_the_item_is_stored_before_the_command_is_acknowledged(bot: BotUnderTest) -> None:
+    answer = bot.command("/cx-alarm", "Customer was charged twice")
+    assert answer.status == 200 and not answer.body  # a plain ack: the confirmation follows
+    assert [item.text for item in items(bot)] == ["Customer was charged twice"]  # no waiting
+
+
+def test_a_database_too_slow_for_the_ack_is_said_and_the_save_still_lands(
+    bot: BotUnderTest, fake_slack: FakeSlack, monkeypatch: Any
+) -> None:
+    from concurrent.futures import Future
+
+    from sqlalchemy.exc import OperationalError
+
+    filer = bot.runtime.filer
+    submit = filer.submit
+    attempts: list[str] = []
+
+    def down_once(submission: Any) -> Future[int]:
+        attempts.append(submission.intake_key)
+        if len(attempts) > 1:
+            return submit(submission)
+        failed: Future[int] = Future()
+        failed.set_exception(OperationalError("INSERT", {}, Exception("server closed the connection")))
+        return failed
+
+    monkeypatch.setattr(filer, "submit", down_once)
+    answer = bot.command("/cx-alarm", "Refund never arrived", response_url=fake_slack.response_url("slow"))
+    assert answer.status == 200
+    ack = answer.json()
+    assert ack["response_type"] == "ephemeral" and "taking longer than usual" in ack["text"]
+    bot.settle()
+    assert [item.text for item in items(bot)] == ["Refund never arrived"]
+    assert len(attempts) == 2 and attempts[0] == attempts[1]  # retried with the same intake key
+    [confirmation] = [c for c in fake_slack.calls_to("response_url") if c.path.endswith("slow")]
+    assert f"#{items(bot)[0].id}" in json.dumps(confirmation.args)

@@ -216,6 +216,7 @@ def test_outbox_status_and_retry(env: dict[str, str], capsys: pytest.CaptureFixt
     migrate_schema(engine)
     with transaction(make_session_factory(engine)) as session:
         message = queue.enqueue(session=session, kind="post_card", payload={}, item_id=None, now=clock())
+        session.flush()
         queue.mark_failed(session=session, message_id=message.id, error="channel_not_found")
     engine.dispose()
     code, out, _ = run_cli(capsys, "outbox")

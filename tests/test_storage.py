@@ -37,7 +37,9 @@ def test_migrations_reach_head_with_every_table(engine: Engine) -> None:
 
 
 def _message(session: Session, clock: FakeClock, item_id: int | None, kind: str = "k") -> int:
-    return queue.enqueue(session=session, kind=kind, payload={"n": 1}, item_id=item_id, now=clock()).id
+    message = queue.enqueue(session=session, kind=kind, payload={"n": 1}, item_id=item_id, now=clock())
+    session.flush()
+    return message.id
 
 
 def _file(session: Session, clock: FakeClock, text: str = "refund please") -> int:

@@ -26,6 +26,13 @@ def simple(text: str) -> Reply:
     return Reply(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
 
 
+def saving_slowly() -> Reply:
+    return simple(
+        ":hourglass_flowing_sand: Saving this is taking longer than usual. I'll confirm here as soon "
+        "as it's stored; there's no need to send it again."
+    )
+
+
 def confirmation(item: Item, *, permalink: str | None) -> Reply:
     noun = "alarm" if item.kind is ItemKind.ALARM else "idea"
     if item.card_ts is None:

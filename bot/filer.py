@@ -1,0 +1,200 @@
+"""Filing submissions in batches: group commit.
+
+Every /cx-alarm, /cx-idea and filing modal is stored before Slack hears back. When many arrive at
+once, a transaction each would queue them behind one another for the database's write lock
+(SQLite has a single writer) and pay a commit apiece. Instead one writer thread takes everything
+that is waiting and stores it in one transaction: one INSERT per table, one commit. Each caller
+waits on a future for its own submission: the item's number, or the error that stopped it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.errors import InvalidSubmission
+from bot.intake import Submission, Triage, check_text, file_items
+from storage import routes as route_queries
+from storage.db import transaction
+from storage.items import item_by_intake_key
+from storage.models import Route
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 200
+# Routes change only when an admin runs `cxbot routes import`; a running bot sees the new ones
+# within this many seconds, and doesn't read them again for every batch.
+ROUTES_MAX_AGE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _Request:
+    submission: Submission
+    outcome: Future[int]
+
+
+class Filer:
+    def __init__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        triage: Triage,
+        clock: Clock,
+        on_filed: Callable[[], None],
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._session_factory = session_factory
+        self._triage = triage
+        self._clock = clock
+        self._on_filed = on_filed
+        self._max_batch = max_batch
+        self._waiting: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._activity = threading.Condition()
+        self._in_flight = 0
+        self._last_activity = time.monotonic()
+        self._routes: tuple[float, list[Route]] = (-ROUTES_MAX_AGE_SECONDS, [])
+
+    def submit(self, submission: Submission) -> Future[int]:
+        """Queue a submission for the next batch; the future resolves once it is committed."""
+        outcome: Future[int] = Future()
+        try:
+            check_text(submission.text, kind=submission.kind)
+        except InvalidSubmission as invalid:
+            outcome.set_exception(invalid)
+            return outcome
+        self._start()
+        with self._activity:
+            self._in_flight += 1
+            self._last_activity = time.monotonic()
+        self._waiting.put(_Request(submission, outcome))
+        return outcome
+
+    def wait_until_quiet(self, *, quiet: float, longest: float) -> None:
+        """Block while submissions keep arriving: until none is in flight and the last one finished
+        `quiet` seconds ago, but never longer than `longest`. The outbox calls this before each
+        delivery so that a burst of filings is stored and acked first; Slack wants the acks
+        within 3 s, and the deliveries can wait a moment."""
+        deadline = time.monotonic() + longest
+        with self._activity:
+            while (now := time.monotonic()) < deadline:
+                calm_for = now - self._last_activity
+                if self._in_flight == 0 and calm_for >= quiet:
+                    return
+                wait = deadline - now if self._in_flight else min(quiet - calm_for, deadline - now)
+                self._activity.wait(wait)
+
+    def file(self, submission: Submission, *, timeout: float | None = None) -> int:
+        """Store it and return its number (blocking), or raise what stopped it."""
+        return self.submit(submission).result(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish what is queued, then stop the writer thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._waiting.put(None)
+            thread.join(timeout)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="cxbot-filer", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            batch, stopping = self._next_batch()
+            if batch:
+                self._file_batch(batch)
+            if stopping:
+                return
+
+    def _next_batch(self) -> tuple[list[_Request], bool]:
+        """Block for the first request, then take whatever else is already waiting."""
+        first = self._waiting.get()
+        if first is None:
+            return [], True
+        batch = [first]
+        while len(batch) < self._max_batch:
+            try:
+                request = self._waiting.get_nowait()
+            except queue.Empty:
+                break
+            if request is None:
+                return batch, True
+            batch.append(request)
+        return batch, False
+
+    def _file_batch(self, batch: list[_Request]) -> None:
+        live = [request for request in batch if request.outcome.set_running_or_notify_cancel()]
+        try:
+            numbers = self._store([request.submission for request in live])
+        except IntegrityError:
+            # Another process filed one of these intake keys between our check and our insert;
+            # file them one at a time so each gets its own answer.
+            for request in live:
+                self._file_alone(request)
+        except Exception as error:
+            for request in live:
+                request.outcome.set_exception(error)
+        else:
+            for request, number in zip(live, numbers, strict=True):
+                request.outcome.set_result(number)
+        with self._activity:
+            self._in_flight -= len(batch)
+            self._last_activity = time.monotonic()
+            self._activity.notify_all()
+        self._after_filing()
+
+    def _store(self, submissions: list[Submission]) -> list[int]:
+        with transaction(self._session_factory) as session:
+            return file_items(
+                session=session,
+                submissions=submissions,
+                triage=self._triage,
+                now=self._clock(),
+                routes=self._active_routes(session),
+            )
+
+    def _active_routes(self, session: Session) -> list[Route]:
+        """The active routes, read again once they are ROUTES_MAX_AGE_SECONDS old."""
+        read_at, routes = self._routes
+        if time.monotonic() - read_at >= ROUTES_MAX_AGE_SECONDS:
+            routes = route_queries.active_routes(session=session)
+            self._routes = (time.monotonic(), routes)
+        return routes
+
+    def _file_alone(self, request: _Request) -> None:
+        submission = request.submission
+        try:
+            try:
+                number = self._store([submission])[0]
+            except IntegrityError:
+                if submission.intake_key is None:
+                    raise
+                with self._session_factory() as session:
+                    existing = item_by_intake_key(session=session, intake_key=submission.intake_key)
+                if existing is None:
+                    raise
+                number = existing.id
+        except Exception as error:
+            request.outcome.set_exception(error)
+        else:
+            request.outcome.set_result(number)
+
+    def _after_filing(self) -> None:
+        try:
+            self._on_filed()
+        except Exception:
+            log.exception("couldn't wake the outbox after filing")
