@@ -37,28 +37,13 @@ from benchmarks.common import (
     wait_until_serving,
 )
 from tests.fake_slack import FakeSlack
-from tests.support import ADMINS, BOT_TOKEN, SIGNING_SECRET, TRIAGE
+from tests.support import ADMINS, BOT_TOKEN, ROUTES_TOML, SIGNING_SECRET, TRIAGE
 
 LEVELS = (1, 8, 32)
 WARMUP_REQUESTS = 30
 DRAIN_TIMEOUT = 300.0
 P99_TARGET = 1.5  # cxbot's p99 at most 1.5x the bare app's
 THROUGHPUT_TARGET = 0.6  # cxbot's throughput at least 60 % of the bare app's
-
-ROUTES = """
-[[routes]]
-area = "billing"
-owner = "U0BILLING"
-channel = "C0BILLING"
-keywords = ["refund", "invoice", "charged twice"]
-escalate_to = "U0CFO"
-
-[[routes]]
-area = "onboarding"
-owner = "S0ONBOARD"
-channel = "C0ONBOARD"
-keywords = ["signup", "welcome email"]
-"""
 
 
 @dataclass
@@ -209,7 +194,7 @@ def run_ack(*, databases: list[str], requests: int, levels: tuple[int, ...] = LE
     with FakeSlack() as fake, tempfile.TemporaryDirectory(prefix="cxbot-bench-ack-") as tmp:
         workdir = Path(tmp)
         routes = workdir / "routes.toml"
-        routes.write_text(ROUTES, encoding="utf-8")
+        routes.write_text(ROUTES_TOML, encoding="utf-8")
         base_env = {
             key: value
             for key, value in os.environ.items()

@@ -21,6 +21,7 @@ from tests.fake_slack import FakeSlack
 from tests.support import (
     ADMINS,
     BOT_TOKEN,
+    ROUTES_TOML,
     SIGNING_SECRET,
     TRIAGE,
     BotUnderTest,
@@ -102,23 +103,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 @pytest.fixture
 def routes_file(tmp_path: Path) -> Path:
     path = tmp_path / "routes.toml"
-    path.write_text(
-        """
-[[routes]]
-area = "billing"
-owner = "U0BILLING"
-channel = "C0BILLING"
-keywords = ["refund", "invoice", "charged twice"]
-escalate_to = "U0CFO"
-
-[[routes]]
-area = "onboarding"
-owner = "S0ONBOARD"
-channel = "C0ONBOARD"
-keywords = ["signup", "welcome email", "invoice"]
-""",
-        encoding="utf-8",
-    )
+    path.write_text(ROUTES_TOML, encoding="utf-8")
     return path
 
 

@@ -27,9 +27,17 @@ def free_port() -> int:
 
 class BotProcess:
     def __init__(
-        self, *, fake: FakeSlack, database_url: str, routes_file: Path, log: Path, **extra: str
+        self,
+        *,
+        fake: FakeSlack,
+        database_url: str,
+        routes_file: Path,
+        log: Path,
+        scheduler: bool = False,
+        **extra: str,
     ) -> None:
         self.port = free_port()
+        self.scheduler = scheduler
         self.log = log
         self.env: Mapping[str, str] = {
             **os.environ,
@@ -52,7 +60,7 @@ class BotProcess:
             "bot.cli",
             "run",
             "--http",
-            "--no-scheduler",
+            *([] if self.scheduler else ["--no-scheduler"]),
             "--host",
             "127.0.0.1",
             "--port",

@@ -65,6 +65,23 @@ class TrackingExecutor(ThreadPoolExecutor):
             pending[0].result(timeout=max(deadline - time.monotonic(), 0.01))
 
 
+# The routes the tests (and the ack benchmark) run with.
+ROUTES_TOML = """
+[[routes]]
+area = "billing"
+owner = "U0BILLING"
+channel = "C0BILLING"
+keywords = ["refund", "invoice", "charged twice"]
+escalate_to = "U0CFO"
+
+[[routes]]
+area = "onboarding"
+owner = "S0ONBOARD"
+channel = "C0ONBOARD"
+keywords = ["signup", "welcome email", "invoice"]
+"""
+
+
 def signature(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> str:
     base = b"v0:" + str(timestamp).encode() + b":" + body
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()

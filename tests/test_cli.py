@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +11,8 @@ from sqlalchemy import text
 from bot.cli import main
 from storage.db import make_engine
 from tests.fake_slack import FakeSlack
-from tests.support import ADMINS, BOT_TOKEN, SIGNING_SECRET, TRIAGE, signature
+from tests.process import BotProcess
+from tests.support import ADMINS, BOT_TOKEN, SIGNING_SECRET, TRIAGE
 
 SETTING_NAMES = [
     "SLACK_BOT_TOKEN",
@@ -127,72 +121,24 @@ def test_run_refuses_a_schema_from_a_newer_cxbot(
     assert code == 2 and "9999_future" in err and "newer cxbot" in err
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"cxbot exited with {process.returncode}: {process.stderr.read() if process.stderr else ''!r}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"cxbot did not serve {url} within {timeout} s")
-
-
 def test_cxbot_run_http_serves_slack_and_delivers(
     env: dict[str, str], fake_slack: FakeSlack, routes_file: Path, tmp_path: Path
 ) -> None:
-    port = _free_port()
-    child_env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake_slack.base_url,
-        "CX_TRIAGE_CHANNEL": TRIAGE,
-        "CX_ADMINS": ",".join(ADMINS),
-        "CX_ROUTES_FILE": str(routes_file),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", "--http", "--port", str(port), "--host", "127.0.0.1"],
-        env=child_env,
-        cwd=Path(__file__).resolve().parents[1],
-        stderr=subprocess.PIPE,
-    )
+    bot = BotProcess(
+        fake=fake_slack,
+        database_url=env["DATABASE_URL"],
+        routes_file=routes_file,
+        log=tmp_path / "cxbot.log",
+        scheduler=True,
+    ).start()
     try:
-        _wait_until_serving(f"http://127.0.0.1:{port}/healthz", process)
-        body = (
-            "command=%2Fcx-alarm&text=refund+missing&user_id=U0RAISER&channel_id=C0GENERAL"
-            f"&trigger_id=t1&team_id=T0TEST&response_url={fake_slack.response_url('cli')}"
-        ).encode()
-        stamp = int(time.time())
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/slack/events",
-            data=body,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Slack-Request-Timestamp": str(stamp),
-                "X-Slack-Signature": signature(body, stamp),
-            },
-        )
-        with urllib.request.urlopen(request, timeout=5) as answer:
-            assert answer.status == 200
+        assert bot.command("refund missing", response_url=fake_slack.response_url("cli"), trigger="t1") == 200
         [card] = fake_slack.wait_for("chat.postMessage", timeout=20)
         assert card.args["channel"] == "C0BILLING"
         fake_slack.wait_for("response_url", timeout=20)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
-    assert process.returncode == 0
+        bot.stop()
+    assert bot.process is not None and bot.process.returncode == 0
 
 
 def test_dotenv_in_the_working_directory_is_loaded(
