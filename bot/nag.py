@@ -8,16 +8,24 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.outbox_kinds import OutboxKind
 from bot.permissions import MembersOf
-from bot.sla import DEFAULT_POLICY, NAGS_BEFORE_ESCALATION, StalePolicy, due_for_nag, in_working_hours
+from bot.sla import (
+    DEFAULT_POLICY,
+    NAGS_BEFORE_ESCALATION,
+    StalePolicy,
+    due_for_nag,
+    in_working_hours,
+    shortest,
+)
 from storage import jobs
 from storage.db import transaction
-from storage.models import Event, Item, Route
-from storage.outbox import enqueue
+from storage.models import Item, Route
+from storage.outbox import enqueue_many
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +55,18 @@ def policy_for(item: Item, routes: dict[int, Route]) -> StalePolicy:
     return DEFAULT_POLICY.with_overrides(route.stale_after if route else None)
 
 
-def recipients(item: Item, *, admins: tuple[str, ...], members_of: MembersOf) -> list[str]:
+def policies_by_route(routes: dict[int, Route]) -> dict[int | None, StalePolicy]:
+    """policy_for every route, worked out once; look an item up with `.get(item.route_id,
+    DEFAULT_POLICY)` (no route, or an unknown one: the default)."""
+    policies: dict[int | None, StalePolicy] = {None: DEFAULT_POLICY}
+    for route_id, route in routes.items():
+        policies[route_id] = DEFAULT_POLICY.with_overrides(route.stale_after)
+    return policies
+
+
+def recipients(
+    item: Item | jobs.NagCandidate, *, admins: tuple[str, ...], members_of: MembersOf
+) -> list[str]:
     """Who is nagged: the owner; each member of an owner group; the CX leads for grey areas."""
     if item.grey_area:
         return list(admins)
@@ -98,18 +117,38 @@ def _sweep(
     members_of: MembersOf,
     zone_of: ZoneOf,
 ) -> SweepResult:
+    """Reads only the columns the policy needs, and writes in one statement per table (and per
+    distinct nag count): queued messages get ids in the order they were queued, escalations (an
+    ESCALATE then a THREAD_NOTE per item) before the DMs, as each item's messages go out in id
+    order."""
     routes = jobs.routes_by_id(session=session)
-    due = [
-        item
-        for item in jobs.open_unsnoozed(session=session, now=at)
-        if due_for_nag(item, policy_for(item, routes), at)
-    ]
+    policies = policies_by_route(routes)
+    floor = shortest(policies.values())
+    candidates = jobs.nag_candidates(
+        session=session,
+        now=at,
+        alarm=floor.alarm,
+        high=floor.high,
+        critical=floor.critical,
+        idea=floor.idea,
+        acknowledged=floor.acknowledged,
+    )
+    due = [item for item in candidates if due_for_nag(item, policies.get(item.route_id, DEFAULT_POLICY), at)]
     escalated = [
         item for item in due if item.nag_count >= NAGS_BEFORE_ESCALATION and item.escalated_at is None
     ]
+    messages: list[tuple[str, dict[str, Any], int | None]] = []
+    events: list[tuple[int, str, dict[str, Any]]] = []
     for item in escalated:
-        _escalate(session, item, routes, at=at, now=now, admins=admins)
-    by_person: dict[str, list[Item]] = defaultdict(list)
+        route = routes.get(item.route_id) if item.route_id is not None else None
+        to = [route.escalate_to] if route is not None and route.escalate_to else list(admins)
+        events.append((item.id, "escalated", {"to": to, "nags": item.nag_count}))
+        messages.append((OutboxKind.ESCALATE, {"to": to, "nags": item.nag_count}, item.id))
+        # Queued after the card's own messages, so it lands in the card's thread once the card exists.
+        messages.append(
+            (OutboxKind.THREAD_NOTE, {"note": "escalated", "to": to, "nags": item.nag_count}, item.id)
+        )
+    by_person: dict[str, list[jobs.NagCandidate]] = defaultdict(list)
     for item in due:
         for person in recipients(item, admins=admins, members_of=members_of):
             by_person[person].append(item)
@@ -117,28 +156,15 @@ def _sweep(
     for person, items in by_person.items():
         if not in_working_hours(at, zone_of(person)):
             continue
-        enqueue(
-            session=session,
-            kind=OutboxKind.DM_NAG,
-            payload={"user": person, "items": [i.id for i in items]},
-            item_id=None,
-            now=now,
-        )
+        messages.append((OutboxKind.DM_NAG, {"user": person, "items": [i.id for i in items]}, None))
         for item in items:
             nagged[item.id].append(person)
-    for item in due:
-        if item.id in nagged:
-            item.nag_count += 1
-            item.last_nagged_at = at
-            session.add(
-                Event(
-                    item_id=item.id,
-                    kind="nagged",
-                    actor="cxbot",
-                    at=at,
-                    data={"period": period, "count": item.nag_count},
-                )
-            )
+    counts = {item.id: item.nag_count + 1 for item in due if item.id in nagged}
+    events += [(item_id, "nagged", {"period": period, "count": count}) for item_id, count in counts.items()]
+    jobs.mark_escalated(session=session, ids=[item.id for item in escalated], at=at)
+    jobs.mark_nagged(session=session, counts=counts, at=at)
+    jobs.add_events(session=session, events=events, actor="cxbot", at=at)
+    enqueue_many(session=session, messages=messages, now=now)
     return SweepResult(
         ran=True,
         period=period,
@@ -146,38 +172,4 @@ def _sweep(
         dms=len({person for people in nagged.values() for person in people}),
         escalated=len(escalated),
         waiting_for_working_hours=len(due) - len(nagged),
-    )
-
-
-def _escalate(
-    session: Session,
-    item: Item,
-    routes: dict[int, Route],
-    *,
-    at: datetime,
-    now: datetime,
-    admins: tuple[str, ...],
-) -> None:
-    route = routes.get(item.route_id) if item.route_id is not None else None
-    to = [route.escalate_to] if route is not None and route.escalate_to else list(admins)
-    item.escalated_at = at
-    session.add(
-        Event(
-            item_id=item.id, kind="escalated", actor="cxbot", at=at, data={"to": to, "nags": item.nag_count}
-        )
-    )
-    enqueue(
-        session=session,
-        kind=OutboxKind.ESCALATE,
-        payload={"to": to, "nags": item.nag_count},
-        item_id=item.id,
-        now=now,
-    )
-    # Queued after the card's own messages, so it lands in the card's thread once the card exists.
-    enqueue(
-        session=session,
-        kind=OutboxKind.THREAD_NOTE,
-        payload={"note": "escalated", "to": to, "nags": item.nag_count},
-        item_id=item.id,
-        now=now,
     )

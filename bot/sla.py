@@ -10,12 +10,13 @@ An item nags its owner at most once per staleness period, and escalates after 3 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from storage.models import Item, ItemKind, ItemStatus, Severity
+from storage.models import ItemKind, ItemStatus, Severity
 
 NAGS_BEFORE_ESCALATION = 3
 MAX_SNOOZES = 2
@@ -43,6 +44,32 @@ class StalePolicy:
 DEFAULT_POLICY = StalePolicy()
 
 
+def shortest(policies: Iterable[StalePolicy]) -> StalePolicy:
+    """Each period at its shortest across `policies`: an item that isn't stale (or due for a nag)
+    under this policy is stale (or due) under none of them."""
+    chosen = list(policies) or [DEFAULT_POLICY]
+    return StalePolicy(**{f.name: min(getattr(p, f.name) for p in chosen) for f in fields(StalePolicy)})
+
+
+class Waiting(Protocol):
+    """What the policy reads of an item: an `Item`, or a row of just these columns."""
+
+    @property
+    def kind(self) -> ItemKind: ...
+    @property
+    def status(self) -> ItemStatus: ...
+    @property
+    def severity(self) -> Severity | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def acknowledged_at(self) -> datetime | None: ...
+    @property
+    def last_nagged_at(self) -> datetime | None: ...
+    @property
+    def snoozed_until(self) -> datetime | None: ...
+
+
 def parse_duration(text: str) -> float | None:
     """Seconds in "90m", "24h" or "7d"; None if it isn't one."""
     found = _DURATION.match(text)
@@ -51,7 +78,7 @@ def parse_duration(text: str) -> float | None:
     return float(found.group(1)) * _UNITS[found.group(2)]
 
 
-def stale_period(item: Item, policy: StalePolicy) -> timedelta | None:
+def stale_period(item: Waiting, policy: StalePolicy) -> timedelta | None:
     """How long the item may wait in its current state; None once it is closed."""
     if item.status is ItemStatus.ACKNOWLEDGED:
         return policy.acknowledged
@@ -66,7 +93,7 @@ def stale_period(item: Item, policy: StalePolicy) -> timedelta | None:
     return policy.alarm
 
 
-def waiting_since(item: Item) -> datetime:
+def waiting_since(item: Waiting) -> datetime:
     return (
         item.acknowledged_at
         if item.status is ItemStatus.ACKNOWLEDGED and item.acknowledged_at
@@ -74,17 +101,17 @@ def waiting_since(item: Item) -> datetime:
     )
 
 
-def stale_at(item: Item, policy: StalePolicy) -> datetime | None:
+def stale_at(item: Waiting, policy: StalePolicy) -> datetime | None:
     period = stale_period(item, policy)
     return waiting_since(item) + period if period is not None else None
 
 
-def is_stale(item: Item, policy: StalePolicy, now: datetime) -> bool:
+def is_stale(item: Waiting, policy: StalePolicy, now: datetime) -> bool:
     moment = stale_at(item, policy)
     return moment is not None and now >= moment
 
 
-def due_for_nag(item: Item, policy: StalePolicy, now: datetime) -> bool:
+def due_for_nag(item: Waiting, policy: StalePolicy, now: datetime) -> bool:
     """Stale, not snoozed, and not nagged within the last staleness period."""
     period = stale_period(item, policy)
     if period is None or not is_stale(item, policy, now):

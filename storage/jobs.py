@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from storage.db import transaction
-from storage.models import Item, ItemStatus, JobRun, Route
+from storage.items import insert_events
+from storage.models import (
+    Item,
+    ItemKind,
+    ItemStatus,
+    JobRun,
+    Route,
+    Severity,
+)
+
+_ITEMS = cast(Table, Item.__table__)
+_IN_CHUNK = 900  # ids per `IN (...)`: under SQLite's oldest limit of 999 bound parameters
 
 
 def claim_period(session_factory: sessionmaker[Session], *, job: str, period: str, now: datetime) -> bool:
@@ -58,3 +71,108 @@ def snoozed(*, session: Session, now: datetime) -> list[Item]:
         Item.status.in_((ItemStatus.NEW, ItemStatus.ACKNOWLEDGED)), Item.snoozed_until > now
     )
     return list(session.scalars(query))
+
+
+class NagCandidate(NamedTuple):
+    """The columns of an open item that the nag sweep reads (see bot.sla.due_for_nag)."""
+
+    id: int
+    kind: ItemKind
+    status: ItemStatus
+    severity: Severity | None
+    route_id: int | None
+    grey_area: bool
+    owner: str
+    created_at: datetime
+    acknowledged_at: datetime | None
+    nag_count: int
+    last_nagged_at: datetime | None
+    escalated_at: datetime | None
+    snoozed_until: datetime | None
+
+
+def nag_candidates(
+    *,
+    session: Session,
+    now: datetime,
+    alarm: timedelta,
+    high: timedelta,
+    critical: timedelta,
+    idea: timedelta,
+    acknowledged: timedelta,
+) -> list[NagCandidate]:
+    """Open, unsnoozed items that may be due for a nag at `now`, oldest first, given the shortest
+    staleness period of each kind across every policy in force (bot.sla.shortest). Only a filter
+    in front of bot.sla.due_for_nag, which decides: it mirrors bot.sla.stale_period and
+    waiting_since, and leaves out only items that are not yet stale, or were nagged within the
+    period, under even the shortest periods."""
+
+    def waited(period: timedelta, since: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
+        cutoff = now - period
+        return and_(since <= cutoff, or_(Item.last_nagged_at.is_(None), Item.last_nagged_at <= cutoff))
+
+    new, alarm_kind = Item.status == ItemStatus.NEW, Item.kind != ItemKind.IDEA
+    created = Item.created_at
+    query = (
+        select(*(getattr(Item, name) for name in NagCandidate._fields))
+        .where(
+            or_(
+                and_(
+                    Item.status == ItemStatus.ACKNOWLEDGED,
+                    or_(
+                        waited(acknowledged, Item.acknowledged_at),
+                        and_(Item.acknowledged_at.is_(None), waited(acknowledged, created)),
+                    ),
+                ),
+                and_(new, Item.kind == ItemKind.IDEA, waited(idea, created)),
+                and_(new, alarm_kind, Item.severity == Severity.CRITICAL, waited(critical, created)),
+                and_(new, alarm_kind, Item.severity == Severity.HIGH, waited(high, created)),
+                and_(
+                    new,
+                    alarm_kind,
+                    or_(Item.severity.is_(None), Item.severity.not_in((Severity.CRITICAL, Severity.HIGH))),
+                    waited(alarm, created),
+                ),
+            ),
+            or_(Item.snoozed_until.is_(None), Item.snoozed_until <= now),
+        )
+        .order_by(Item.created_at, Item.id)
+    )
+    return [NagCandidate._make(row) for row in session.execute(query)]
+
+
+def add_events(
+    *, session: Session, events: Sequence[tuple[int, str, dict[str, Any]]], actor: str, at: datetime
+) -> None:
+    """Append (item_id, kind, data) events in one statement; ids follow this order."""
+    if not events:
+        return
+    insert_events(
+        session=session,
+        rows=[
+            {"item_id": item_id, "kind": kind, "actor": actor, "at": at, "data": data}
+            for item_id, kind, data in events
+        ],
+    )
+
+
+def mark_nagged(*, session: Session, counts: dict[int, int], at: datetime) -> None:
+    """Set each item's nag_count to the given count and last_nagged_at to `at`: one UPDATE per
+    distinct count (and per chunk of ids)."""
+    by_count: dict[int, list[int]] = defaultdict(list)
+    for item_id, count in counts.items():
+        by_count[count].append(item_id)
+    for count, ids in sorted(by_count.items()):
+        _update_each(session, ids, nag_count=count, last_nagged_at=at)
+
+
+def mark_escalated(*, session: Session, ids: Sequence[int], at: datetime) -> None:
+    _update_each(session, ids, escalated_at=at)
+
+
+def _update_each(session: Session, ids: Sequence[int], **values: Any) -> None:
+    connection = session.connection()
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), _IN_CHUNK):
+        chunk = ordered[start : start + _IN_CHUNK]
+        connection.execute(update(_ITEMS).where(_ITEMS.c.id.in_(chunk)).values(**values))
