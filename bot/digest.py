@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.digest import digest_reply
-from bot.nag import policy_for
+from bot.nag import policies_by_route
 from bot.outbox_kinds import OutboxKind
-from bot.sla import is_stale, stale_at
+from bot.sla import DEFAULT_POLICY, is_stale, stale_at
 from storage import board, jobs
 from storage import digest as numbers
 from storage.db import transaction
@@ -58,15 +58,15 @@ def _window(session: Session, start: datetime, end: datetime) -> Window:
 
 def build_digest(session: Session, *, end: datetime) -> Digest:
     start = end - WEEK
-    routes = jobs.routes_by_id(session=session)
-    open_items = jobs.open_unsnoozed(session=session, now=end) + jobs.snoozed(session=session, now=end)
-    past = []
-    for item in open_items:
-        policy = policy_for(item, routes)
+    policies = policies_by_route(jobs.routes_by_id(session=session))
+    past: list[tuple[int, datetime]] = []
+    for item in numbers.open_items(session=session, now=end):
+        policy = policies.get(item.route_id, DEFAULT_POLICY)
         due = stale_at(item, policy)
         if due is not None and is_stale(item, policy, end):
-            past.append((item, due))
+            past.append((item.id, due))
     past.sort(key=lambda pair: pair[1])
+    oldest = numbers.items_by_id(session=session, ids=[item_id for item_id, _ in past[:5]])
     came_in, resolved, unowned = numbers.grey_areas(session=session, start=start, end=end)
     return Digest(
         start=start,
@@ -74,7 +74,7 @@ def build_digest(session: Session, *, end: datetime) -> Digest:
         this_week=_window(session, start, end),
         last_week=_window(session, start - WEEK, start),
         past_sla=len(past),
-        oldest_past_sla=past[:5],
+        oldest_past_sla=[(oldest[item_id], due) for item_id, due in past[:5]],
         grey_came_in=came_in,
         grey_resolved=resolved,
         grey_unowned=unowned,

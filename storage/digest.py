@@ -3,14 +3,28 @@ the database, never by looping over rows in Python."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Subquery,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, aliased
 
-from storage.models import Event, Item, ItemKind, ItemStatus, Vote
+from storage.models import Event, Item, ItemKind, ItemStatus, Severity, Vote
+
+OPEN = (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED)
 
 PERCENTILES = (0.5, 0.9)
 
@@ -69,38 +83,49 @@ def flow(*, session: Session, start: datetime, end: datetime) -> dict[ItemKind, 
     }
 
 
-def _first_event(kind: str) -> Select[int, datetime]:
-    return (
+def _firsts_in_window(kind: str, start: datetime, end: datetime) -> Subquery:
+    """(item_id, at) of each item whose first `kind` event fell in [start, end): its earliest such
+    event in the window, unless it had one before the window. Reads the window through
+    ix_events_kind_at and looks back through ix_events_item_id_kind_at, never the whole log."""
+    in_window = (
         select(Event.item_id.label("item_id"), func.min(Event.at).label("at"))
-        .where(Event.kind == kind)
+        .where(Event.kind == kind, Event.at >= start, Event.at < end)
         .group_by(Event.item_id)
+        .subquery()
     )
+    earlier = aliased(Event)
+    before = (
+        select(earlier.id)
+        .where(earlier.item_id == in_window.c.item_id, earlier.kind == kind, earlier.at < start)
+        .exists()
+    )
+    return select(in_window.c.item_id, in_window.c.at).where(~before).subquery()
 
 
 def speed(*, session: Session, event_kind: str, start: datetime, end: datetime) -> Speed:
     """Time from raising to the first `event_kind`, for items whose first one fell in the window."""
-    first = _first_event(event_kind).subquery()
-    seconds = _seconds_between(first.c.at, Item.created_at, _dialect(session)).label("seconds")
-    durations = (
+    first = _firsts_in_window(event_kind, start, end)
+    # Each item's created_at looked up by id, row by row, rather than joined: for a few thousand
+    # items a join has PostgreSQL read all the items to hash them. (The foreign key from events to
+    # items says the item is there, as the join did.)
+    raised = select(Item.created_at).where(Item.id == first.c.item_id).scalar_subquery()
+    seconds = _seconds_between(first.c.at, raised, _dialect(session)).label("seconds")
+    durations = select(
+        seconds,
+        func.row_number().over(order_by=seconds).label("rank"),
+        func.count().over().label("n"),
+    ).subquery()
+    # Nearest rank: the value at the lowest rank >= n * fraction. Durations rise with their rank,
+    # so that is the smallest duration ranked there or above: every percentile in one pass.
+    row = session.execute(
         select(
-            seconds,
-            func.row_number().over(order_by=seconds).label("rank"),
-            func.count().over().label("n"),
+            *(
+                func.min(case((durations.c.rank >= durations.c.n * literal(fraction), durations.c.seconds)))
+                for fraction in PERCENTILES
+            )
         )
-        .join(first, first.c.item_id == Item.id)
-        .where(first.c.at >= start, first.c.at < end)
-        .subquery()
-    )
-    values = []
-    for fraction in PERCENTILES:
-        query = (
-            select(durations.c.seconds)
-            .where(durations.c.rank >= durations.c.n * literal(fraction))
-            .order_by(durations.c.rank)
-            .limit(1)
-        )
-        value = session.scalar(query)
-        values.append(timedelta(seconds=round(float(value))) if value is not None else None)
+    ).one()
+    values = [timedelta(seconds=round(float(value))) if value is not None else None for value in row]
     return Speed(median=values[0], p90=values[1])
 
 
@@ -119,11 +144,7 @@ def grey_areas(*, session: Session, start: datetime, end: datetime) -> tuple[int
             Event.data["from_grey_area"].as_boolean(),
         )
     )
-    unowned = session.scalar(
-        select(func.count()).where(
-            Item.grey_area.is_(True), Item.status.in_((ItemStatus.NEW, ItemStatus.ACKNOWLEDGED))
-        )
-    )
+    unowned = session.scalar(select(func.count()).where(Item.grey_area.is_(True), Item.status.in_(OPEN)))
     return int(came_in or 0), int(resolved or 0), int(unowned or 0)
 
 
@@ -138,23 +159,80 @@ def breakdown(
             else_=0,
         )
     )
+    # Only items raised or actioned in the window count, so only those are read (through
+    # ix_items_created_at and ix_items_status_closed); the sums above still decide what counts.
+    touched = or_(
+        and_(Item.created_at >= start, Item.created_at < end),
+        and_(Item.closed_at >= start, Item.closed_at < end, Item.status == ItemStatus.ACTIONED),
+    )
     rows = session.execute(
-        select(column, raised, actioned).group_by(column).order_by(raised.desc(), column)
+        select(column, raised, actioned).where(touched).group_by(column).order_by(raised.desc(), column)
     ).all()
     return [(value, int(r or 0), int(a or 0)) for value, r, a in rows if (r or 0) or (a or 0)]
 
 
 def top_ideas(*, session: Session, limit: int = 5) -> list[tuple[Item, int]]:
-    votes = func.count(Vote.voter_id).label("votes")
-    query = (
-        select(Item, votes)
-        .join(Vote, Vote.item_id == Item.id)
+    """The ideas with the most votes, most first (ties: lowest number first), leaving out withdrawn,
+    declined and duplicate ones; only the winners are loaded whole."""
+    votes = func.count(Vote.voter_id)
+    # Votes counted per item and ranked, then items looked up by id down that ranking until
+    # `limit` qualify. The OFFSET 0 keeps the item filter from being pushed into the ranking, which
+    # would have PostgreSQL read every item to pick out the ideas.
+    ranked = (
+        select(Vote.item_id.label("item_id"), votes.label("votes"))
+        .group_by(Vote.item_id)
+        .order_by(votes.desc(), Vote.item_id)
+        .offset(0)
+        .subquery()
+    )
+    qualifies = (
+        select(Item.id)
         .where(
+            Item.id == ranked.c.item_id,
             Item.kind == ItemKind.IDEA,
             Item.status.notin_((ItemStatus.WITHDRAWN, ItemStatus.DECLINED, ItemStatus.DUPLICATE)),
         )
-        .group_by(Item.id)
-        .order_by(votes.desc(), Item.id)
+        .exists()
+    )
+    query = (
+        select(ranked.c.item_id, ranked.c.votes)
+        .where(qualifies)
+        .order_by(ranked.c.votes.desc(), ranked.c.item_id)
         .limit(limit)
     )
-    return [(item, int(count)) for item, count in session.execute(query).all()]
+    counts = [(item_id, int(count)) for item_id, count in session.execute(query).all()]
+    items = items_by_id(session=session, ids=[item_id for item_id, _ in counts])
+    return [(items[item_id], count) for item_id, count in counts]
+
+
+class OpenItem(NamedTuple):
+    """The columns of an open item that bot.sla reads to tell whether it is past its SLA."""
+
+    id: int
+    kind: ItemKind
+    status: ItemStatus
+    severity: Severity | None
+    route_id: int | None
+    created_at: datetime
+    acknowledged_at: datetime | None
+    last_nagged_at: datetime | None
+    snoozed_until: datetime | None
+
+
+def open_items(*, session: Session, now: datetime) -> list[OpenItem]:
+    """Every open item, snoozed or not: just the columns, not whole items (there can be tens of
+    thousands). Unsnoozed ones first, then those snoozed at `now`, each part oldest first."""
+    snoozed = case((Item.snoozed_until > now, 1), else_=0)
+    query = (
+        select(*(getattr(Item, name) for name in OpenItem._fields))
+        .where(Item.status.in_(OPEN))
+        .order_by(snoozed, Item.created_at, Item.id)
+    )
+    return [OpenItem._make(row) for row in session.execute(query)]
+
+
+def items_by_id(*, session: Session, ids: Sequence[int]) -> dict[int, Item]:
+    """Whole items, for the few the digest names."""
+    if not ids:
+        return {}
+    return {item.id: item for item in session.scalars(select(Item).where(Item.id.in_(ids)))}

@@ -208,6 +208,9 @@ class Item(Base):
     __table_args__ = (
         Index("ix_items_status_created", "status", "created_at"),
         Index("ix_items_channel_card_ts", "channel", "card_ts"),
+        Index("ix_items_created_at", "created_at"),
+        Index("ix_items_status_closed", "status", "closed_at"),
+        Index("ix_items_duplicate_of_id", "duplicate_of_id"),
     )
 
 
@@ -222,6 +225,11 @@ class Event(Base):
     actor: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        Index("ix_events_kind_at", "kind", "at"),
+        Index("ix_events_item_id_kind_at", "item_id", "kind", "at"),
+    )
 
 
 class Vote(Base):
