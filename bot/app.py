@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import payload_guard
+from bot.ack_relay import AckWaitingExecutor, ring_on_ack
 from bot.deps import Deps
 from bot.replay import ReplayGuard
 from handlers import register_all
@@ -31,11 +32,15 @@ def _request_guard(
     replays: ReplayGuard | None,
 ) -> Callable[[BoltRequest, BoltResponse, Callable[[], Any]], Any]:
     """One middleware (Bolt's cost is per middleware) refusing replayed requests with 401, then
-    malformed payloads with 400, before any listener sees them."""
+    malformed payloads with 400, before any listener sees them; the rest get an ack that answers
+    Slack as soon as it is called (bot/ack_relay.py)."""
 
     def guard(req: BoltRequest, resp: BoltResponse, next: Callable[[], Any]) -> Any:
         refused = (replays.refusal(req) if replays else None) or payload_guard.refusal(req)
-        return refused if refused is not None else next()
+        if refused is not None:
+            return refused
+        ring_on_ack(req)
+        return next()
 
     return guard
 
@@ -49,7 +54,7 @@ def create_app(deps: Deps, *, listener_executor: Executor | None = None) -> App:
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=bool(settings.slack_signing_secret),
         process_before_response=False,
-        listener_executor=listener_executor,
+        listener_executor=AckWaitingExecutor(listener_executor or ThreadPoolExecutor(max_workers=5)),
     )
     app.middleware(_request_guard(ReplayGuard() if settings.slack_signing_secret else None))
     register_all(app, deps)

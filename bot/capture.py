@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.blocks.modal import ModalInput, ModalValues, filing_modal
 from bot.deps import Deps
+from bot.errors import FilingUnavailable
 from bot.intake import ReplyTarget, Submission
 from storage import routes as route_queries
 from storage.models import ItemKind
@@ -67,10 +68,10 @@ def store_before_ack(deps: Deps, submission: Submission, *, ack_within: float) -
     except TimeoutError:
         log.warning("storing a %s took over %.1f s; answering Slack first", submission.kind.value, ack_within)
         return False
-    except SQLAlchemyError:
+    except (SQLAlchemyError, FilingUnavailable):
         log.warning("couldn't store a %s before answering Slack", submission.kind.value, exc_info=True)
         return False
-    log.info("filed %s #%s", submission.kind.value, number)
+    log.debug("%s #%s stored before the ack", submission.kind.value, number)
     return True
 
 
@@ -82,7 +83,7 @@ def file_submission(deps: Deps, submission: Submission, *, patience: float = 0.0
     while True:
         try:
             number = deps.filer.file(submission)
-        except OperationalError:
+        except (OperationalError, FilingUnavailable):
             if waited + delay > patience:
                 raise
             log.warning("the database is unavailable; retrying in %.1f s", delay)
@@ -90,7 +91,6 @@ def file_submission(deps: Deps, submission: Submission, *, patience: float = 0.0
             waited += delay
             delay = min(delay * 2, 8.0)
         else:
-            log.info("filed %s #%s", submission.kind.value, number)
             return number
 
 

@@ -122,13 +122,13 @@ def _run(args: argparse.Namespace) -> int:
             "or run `cxbot run --http` to serve Slack over HTTP"
         )
     port = _port(args.port)
-    runtime = build_runtime(settings)
-    # Many threads share one interpreter lock here: request threads, listeners, the filer, the
-    # outbox. Python hands the lock over every 5 ms by default; 1 ms keeps a request that is
-    # ready to answer from waiting behind another thread's work (the ack benchmark's p99).
+    runtime = build_runtime(settings, filing_worker=True)
+    # Many threads share one interpreter lock here: request threads, listeners, the link to the
+    # filing worker. Python hands the lock over every 5 ms by default; 1 ms keeps a request that
+    # is ready to answer from waiting behind another thread's work (the ack benchmark's p99).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     _stop_on_sigterm()
-    runtime.dispatcher.start()
+    runtime.start_background()
     scheduler = None if args.no_scheduler else start_scheduler(runtime.deps)
     try:
         if args.http:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.filer import Filer
-from bot.intake import Triage
+from bot.intake import Submission, Triage
 from bot.permissions import MembersOf
 from bot.settings import Settings
+
+
+class Filing(Protocol):
+    """Stores submissions: bot.filer.Filer on a thread, or bot.worker.FilingWorker in a process."""
+
+    def submit(self, submission: Submission) -> Future[int]: ...
+
+    def file(self, submission: Submission, *, timeout: float | None = None) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -20,7 +29,7 @@ class Deps:
     session_factory: sessionmaker[Session]
     clock: Clock
     wake_outbox: Callable[[], None]
-    filer: Filer  # stores submissions, batching those that arrive together
+    filer: Filing  # stores submissions, batching those that arrive together
     members_of: MembersOf
     zone_of: Callable[[str], str]  # a user's Slack time zone, CX_TIMEZONE when unknown
 

@@ -17,3 +17,8 @@ class InvalidSubmission(CxError):
     def __init__(self, user_message: str, *, field: str | None = None) -> None:
         super().__init__(user_message)
         self.field = field
+
+
+class FilingUnavailable(CxError):
+    """The filing worker couldn't store it just now: the database is down, or the worker is
+    restarting. Like a database outage, it is worth retrying with the same intake key."""

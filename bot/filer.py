@@ -36,6 +36,17 @@ MAX_BATCH = 200
 ROUTES_MAX_AGE_SECONDS = 5.0
 
 
+def checked_outcome(submission: Submission) -> Future[int]:
+    """A future for the submission's number, already failed with InvalidSubmission if its text
+    can't be filed (empty, too long): that needs no trip to the database."""
+    outcome: Future[int] = Future()
+    try:
+        check_text(submission.text, kind=submission.kind)
+    except InvalidSubmission as invalid:
+        outcome.set_exception(invalid)
+    return outcome
+
+
 @dataclass(frozen=True)
 class _Request:
     submission: Submission
@@ -63,15 +74,13 @@ class Filer:
         self._activity = threading.Condition()
         self._in_flight = 0
         self._last_activity = time.monotonic()
+        self._filed_log = FiledLog()
         self._routes: tuple[float, list[Route]] = (-ROUTES_MAX_AGE_SECONDS, [])
 
     def submit(self, submission: Submission) -> Future[int]:
         """Queue a submission for the next batch; the future resolves once it is committed."""
-        outcome: Future[int] = Future()
-        try:
-            check_text(submission.text, kind=submission.kind)
-        except InvalidSubmission as invalid:
-            outcome.set_exception(invalid)
+        outcome = checked_outcome(submission)
+        if outcome.done():
             return outcome
         self._start()
         with self._activity:
@@ -105,6 +114,7 @@ class Filer:
         if thread is not None:
             self._waiting.put(None)
             thread.join(timeout)
+        self._filed_log.flush()
 
     def _start(self) -> None:
         with self._lock:
@@ -122,7 +132,11 @@ class Filer:
 
     def _next_batch(self) -> tuple[list[_Request], bool]:
         """Block for the first request, then take whatever else is already waiting."""
-        first = self._waiting.get()
+        try:
+            first = self._waiting.get(timeout=self._filed_log.due_in())
+        except queue.Empty:
+            self._filed_log.flush()
+            first = self._waiting.get()
         if first is None:
             return [], True
         batch = [first]
@@ -149,6 +163,7 @@ class Filer:
             for request in live:
                 request.outcome.set_exception(error)
         else:
+            self._filed_log.add(numbers)
             for request, number in zip(live, numbers, strict=True):
                 request.outcome.set_result(number)
         with self._activity:
@@ -191,6 +206,7 @@ class Filer:
         except Exception as error:
             request.outcome.set_exception(error)
         else:
+            self._filed_log.add([number])
             request.outcome.set_result(number)
 
     def _after_filing(self) -> None:
@@ -198,3 +214,37 @@ class Filer:
             self._on_filed()
         except Exception:
             log.exception("couldn't wake the outbox after filing")
+
+
+class FiledLog:
+    """Logs the numbers of the items filed: a line each when they come one at a time, and at
+    most a line a second under a burst (a line per item would cost the acks time)."""
+
+    def __init__(self, *, interval: float = 1.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._interval = interval
+        self._monotonic = monotonic
+        self._last_line_at = monotonic() - interval
+        self._held: list[int] = []
+
+    def add(self, numbers: list[int]) -> None:
+        self._held.extend(numbers)
+        if self._monotonic() - self._last_line_at >= self._interval:
+            self.flush()
+
+    def due_in(self) -> float | None:
+        """Seconds until the held-back numbers are due a line; None if nothing is held back."""
+        if not self._held:
+            return None
+        return max(0.0, self._last_line_at + self._interval - self._monotonic())
+
+    def flush(self) -> None:
+        held, self._held = self._held, []
+        if not held:
+            return
+        self._last_line_at = self._monotonic()
+        if len(held) == 1:
+            log.info("filed #%d", held[0])
+            return
+        listed = ", ".join(f"#{number}" for number in held[:5])
+        more = f" and {len(held) - 5} more" if len(held) > 5 else ""
+        log.info("filed %d items: %s%s", len(held), listed, more)

@@ -10,17 +10,19 @@ from pathlib import Path
 
 from slack_bolt import App
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app, make_web_client
 from bot.clock import Clock, system_clock
 from bot.delivery import DELIVERIES, DeliveryContext
-from bot.deps import Deps
+from bot.deps import Deps, Filing
 from bot.directory import Directory
 from bot.dispatcher import Dispatcher
 from bot.filer import Filer
 from bot.intake import Triage
 from bot.routes_file import load_routes_file
 from bot.settings import Settings
+from bot.worker import FilingWorker
 from storage import routes as route_queries
 from storage import schema
 from storage.db import make_engine, make_session_factory, transaction
@@ -44,8 +46,19 @@ class Runtime:
     app: App
     dispatcher: Dispatcher
     filer: Filer
+    # `cxbot run`: the filer and the dispatcher above run in this worker process instead.
+    worker: FilingWorker | None = None
+
+    def start_background(self) -> None:
+        """Start delivering: in the worker process if there is one, else on a thread here."""
+        if self.worker is not None:
+            self.worker.start()
+        else:
+            self.dispatcher.start()
 
     def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
         self.filer.stop()
         self.dispatcher.stop()
         self.engine.dispose()
@@ -64,9 +77,15 @@ def import_routes_file(engine: Engine, path: Path, *, clock: Clock) -> route_que
 
 
 def build_runtime(
-    settings: Settings, *, clock: Clock = system_clock, listener_executor: Executor | None = None
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    listener_executor: Executor | None = None,
+    filing_worker: bool = False,
 ) -> Runtime:
-    """Migrate the schema, load the routes file, and wire the app. Raises on anything wrong."""
+    """Migrate the schema, load the routes file, and wire the app. Raises on anything wrong.
+    With `filing_worker`, filing and delivering run in a worker process (bot/worker.py), on the
+    machine's next core, and this process only answers Slack."""
     engine = make_engine(settings.database_url)
     migrate(engine)
     if settings.routes_file is not None:
@@ -80,7 +99,39 @@ def build_runtime(
             len(summary.retired),
         )
     session_factory = make_session_factory(engine)
-    dispatcher = Dispatcher(
+    dispatcher = make_dispatcher(settings, session_factory, clock=clock)
+    filer = make_filer(settings, session_factory, clock=clock, dispatcher=dispatcher)
+    filing: Filing = filer
+    if filing_worker:
+        filing = FilingWorker(settings)
+    directory = Directory(make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=True))
+    deps = Deps(
+        settings=settings,
+        session_factory=session_factory,
+        clock=clock,
+        wake_outbox=filing.wake if isinstance(filing, FilingWorker) else dispatcher.wake,
+        filer=filing,
+        members_of=directory.members_of,
+        zone_of=lambda user: directory.timezone_of(user, default=settings.timezone),
+    )
+    return Runtime(
+        engine=engine,
+        deps=deps,
+        app=create_app(
+            deps,
+            listener_executor=listener_executor
+            or ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="cxbot-listener"),
+        ),
+        dispatcher=dispatcher,
+        filer=filer,
+        worker=filing if isinstance(filing, FilingWorker) else None,
+    )
+
+
+def make_dispatcher(
+    settings: Settings, session_factory: sessionmaker[Session], *, clock: Clock
+) -> Dispatcher:
+    return Dispatcher(
         session_factory=session_factory,
         context=DeliveryContext(
             client=make_web_client(
@@ -99,6 +150,13 @@ def build_runtime(
         max_backoff=settings.outbox_max_backoff_seconds,
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
+
+
+def make_filer(
+    settings: Settings, session_factory: sessionmaker[Session], *, clock: Clock, dispatcher: Dispatcher
+) -> Filer:
+    """A filer that wakes `dispatcher` after each batch, and a dispatcher that waits while a burst
+    of filings is being stored."""
     filer = Filer(
         session_factory=session_factory,
         triage=Triage(channel=settings.triage_channel, admins=settings.admins),
@@ -108,24 +166,4 @@ def build_runtime(
     dispatcher.before_delivery = lambda: filer.wait_until_quiet(
         quiet=INTAKE_QUIET_SECONDS, longest=LONGEST_DELIVERY_DEFERRAL_SECONDS
     )
-    directory = Directory(make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=True))
-    deps = Deps(
-        settings=settings,
-        session_factory=session_factory,
-        clock=clock,
-        wake_outbox=dispatcher.wake,
-        filer=filer,
-        members_of=directory.members_of,
-        zone_of=lambda user: directory.timezone_of(user, default=settings.timezone),
-    )
-    return Runtime(
-        engine=engine,
-        deps=deps,
-        app=create_app(
-            deps,
-            listener_executor=listener_executor
-            or ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="cxbot-listener"),
-        ),
-        dispatcher=dispatcher,
-        filer=filer,
-    )
+    return filer

@@ -41,38 +41,40 @@ def wsgi_app(app: App) -> Callable[[dict[str, Any], StartResponse], Iterable[byt
     return application
 
 
-class _OncePerMinute(logging.Filter):
-    """Waitress warns "Task queue depth is N" for every request that has to wait for a thread:
-    under a burst, one warning per request, costing CPU when it is shortest. Let one through
-    a minute, saying how many were held back."""
+class _QueueWarnings:
+    """Stands in for waitress's "waitress.queue" logger. Waitress warns "Task queue depth is N"
+    for every request that has to wait for a thread: under a burst, one warning per request,
+    costing CPU when it is shortest. Let one through a minute, saying how many were held back,
+    and build no log record for the others."""
 
-    def __init__(self, *, interval: float = 60.0, monotonic: Callable[[], float] = time.monotonic) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        logger: logging.Logger,
+        *,
+        interval: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger = logger
         self._interval = interval
         self._monotonic = monotonic
         self._next_at = 0.0
         self._held_back = 0
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def warning(self, msg: str, *args: Any) -> None:
         now = self._monotonic()
         if now < self._next_at:
             self._held_back += 1
-            return False
+            return
         if self._held_back:
-            record.msg = f"{record.msg} ({self._held_back} similar warnings held back)"
+            msg = f"{msg} ({self._held_back} similar warnings held back)"
         self._next_at, self._held_back = now + self._interval, 0
-        return True
-
-
-_queue_log = logging.getLogger("waitress.queue")
-if not any(isinstance(f, _OncePerMinute) for f in _queue_log.filters):
-    _queue_log.addFilter(_OncePerMinute())
+        self._logger.warning(msg, *args)
 
 
 def make_http_server(app: App, *, host: str, port: int, threads: int = DEFAULT_THREADS) -> Any:
     """A waitress server, not yet serving: call `.run()` (blocks) and `.close()`.
     Port 0 picks a free port; the bound one is `.effective_port`."""
-    return create_server(
+    server = create_server(
         wsgi_app(app),
         host=host,
         port=port,
@@ -83,3 +85,6 @@ def make_http_server(app: App, *, host: str, port: int, threads: int = DEFAULT_T
         clear_untrusted_proxy_headers=True,
         ident="cxbot",
     )
+    # waitress calls only .warning() on it
+    server.task_dispatcher.queue_logger = _QueueWarnings(logging.getLogger("waitress.queue"))  # type: ignore[assignment]
+    return server

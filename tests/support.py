@@ -53,6 +53,11 @@ class TrackingExecutor(ThreadPoolExecutor):
             self._futures.append(future)
         return future
 
+    def running(self) -> int:
+        """How many listeners haven't finished yet."""
+        with self._lock:
+            return sum(1 for future in self._futures if not future.done())
+
     def wait_idle(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while True:

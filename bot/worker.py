@@ -1,0 +1,305 @@
+"""Filing and delivering in a worker process, so that `cxbot run` uses two cores.
+
+One interpreter lock serves every thread of a process. Under a burst of slash commands the
+request threads, Bolt, the filer and the outbox all wait for it, and the acks wait longest. So
+`cxbot run` starts one worker process that owns the filer (bot/filer.py, group commit) and the
+outbox dispatcher, and the web process only answers Slack:
+
+    web process                                   worker process
+    submit(submission) --("file", id, submission)--> Filer (one transaction per batch)
+    future resolves   <--("filed", id, number)-----  then wakes the Dispatcher
+    wake()            --("wake",)------------------> Dispatcher.wake (e.g. after a button)
+
+An item is still stored before Slack hears back: the ack waits for "filed", which the worker
+sends only after the commit. If the worker dies, what it was filing fails over to the same path
+as a database outage (the ack says saving is slow; the retry carries the same intake key, so the
+item lands once), and a new worker starts. The worker dies with the web process (Linux's
+parent-death signal, and end of file on its pipe elsewhere), as if both were one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import itertools
+import logging
+import multiprocessing
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+
+from bot.errors import FilingUnavailable
+from bot.filer import Filer, checked_outcome
+from bot.intake import Submission
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_SECONDS = 15.0
+# A worker that keeps dying is restarted ever more slowly; one that ran this long is restarted at once.
+RESTART_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
+STEADY_SECONDS = 60.0
+_PR_SET_PDEATHSIG = 1
+
+
+class FilingWorker:
+    """The web process's side: submit() and wake() go down a pipe to the worker process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()  # guards the pipe, the process and the pending futures
+        self._pending: dict[int, Future[int]] = {}
+        self._conn: Connection | None = None
+        self._process: BaseProcess | None = None
+        self._reader: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._restarts = 0
+        self._started_at = 0.0
+
+    # The Filing protocol (bot/deps.py).
+    def submit(self, submission: Submission) -> Future[int]:
+        outcome = checked_outcome(submission)
+        if outcome.done():
+            return outcome
+        request_id = next(self._ids)
+        with self._lock:
+            self._pending[request_id] = outcome
+            sent = self._send(("file", request_id, submission))
+            if not sent:
+                del self._pending[request_id]
+        if not sent:
+            outcome.set_exception(FilingUnavailable("the filing worker is restarting"))
+        return outcome
+
+    def file(self, submission: Submission, *, timeout: float | None = None) -> int:
+        return self.submit(submission).result(timeout)
+
+    def wake(self) -> None:
+        """Tell the worker's outbox there is something to deliver."""
+        with self._lock:
+            self._send(("wake",))
+
+    # Lifetime.
+    def start(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                return
+            self._spawn()
+        self._reader = threading.Thread(target=self._read_replies, name="cxbot-worker-link", daemon=True)
+        self._reader.start()
+
+    def stop(self) -> None:
+        """Let the worker finish what it has queued and stop; kill it if it takes too long."""
+        self._stopping.set()
+        with self._lock:
+            self._send(("stop",))
+            process = self._process
+        if process is not None:
+            process.join(STOP_TIMEOUT_SECONDS)
+            if process.is_alive():
+                log.warning("the filing worker didn't stop within %.0f s; killing it", STOP_TIMEOUT_SECONDS)
+                process.kill()
+                process.join(5)
+        if self._reader is not None:
+            self._reader.join(5)
+        self._fail_pending(FilingUnavailable("cxbot is stopping"))
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def _spawn(self) -> None:
+        """Start a worker process (the caller holds the lock)."""
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=run_worker,
+            args=(self._settings, theirs, logging.getLogger().level),
+            name="cxbot-worker",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        self._conn, self._process = ours, process
+        self._started_at = time.monotonic()
+        log.info("filing worker started (pid %s)", process.pid)
+
+    def _send(self, message: tuple[Any, ...]) -> bool:
+        """Send on the current pipe (the caller holds the lock); False if the worker is gone."""
+        if self._conn is None:
+            return False
+        try:
+            self._conn.send(message)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def _read_replies(self) -> None:
+        while True:
+            conn = self._conn
+            assert conn is not None
+            try:
+                reply = conn.recv()
+            except (EOFError, OSError):
+                if self._stopping.is_set():
+                    return
+                self._replace_dead_worker()
+                continue
+            self._settle(reply)
+
+    def _settle(self, message: tuple[Any, ...]) -> None:
+        _, replies = message
+        with self._lock:
+            settled = [
+                (self._pending.pop(request_id, None), verdict, detail)
+                for verdict, request_id, detail in replies
+            ]
+        for outcome, verdict, detail in settled:
+            if outcome is None:
+                continue
+            if verdict == "filed":
+                outcome.set_result(int(detail))
+            elif verdict == "unavailable":
+                outcome.set_exception(FilingUnavailable(str(detail)))
+            else:
+                outcome.set_exception(RuntimeError(f"the filing worker couldn't file it: {detail}"))
+
+    def _replace_dead_worker(self) -> None:
+        with self._lock:
+            old = self._process
+        if old is not None:
+            old.join(1)
+        log.error(
+            "the filing worker stopped (exit code %s); starting a new one",
+            old.exitcode if old is not None else None,
+        )
+        self._fail_pending(FilingUnavailable("the filing worker stopped"))
+        if time.monotonic() - self._started_at > STEADY_SECONDS:
+            self._restarts = 0  # it had been running fine: this is no crash loop
+        delay = RESTART_BACKOFF_SECONDS[min(self._restarts, len(RESTART_BACKOFF_SECONDS) - 1)]
+        self._restarts += 1
+        if self._stopping.wait(delay):
+            return
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            self._spawn()
+
+    def _fail_pending(self, error: Exception) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for outcome in pending.values():
+            outcome.set_exception(error)
+
+
+def run_worker(settings: Settings, conn: Connection, log_level: int) -> None:
+    """The worker process: the filer and the dispatcher, fed by the web process over `conn`."""
+    _die_with_parent()
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # As in `cxbot run`: a thread with work ready gets the lock within 1 ms.
+    sys.setswitchinterval(0.001)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the web process, which stops us
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    from bot.clock import system_clock
+    from bot.runtime import make_dispatcher, make_filer
+    from storage.db import make_engine, make_session_factory
+
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    dispatcher = make_dispatcher(settings, session_factory, clock=system_clock)
+    filer = make_filer(settings, session_factory, clock=system_clock, dispatcher=dispatcher)
+    dispatcher.start()
+    replies = _Replies(conn)
+    try:
+        _serve(conn, filer=filer, wake=dispatcher.wake, reply=replies.add)
+    finally:
+        filer.stop()
+        replies.close()
+        dispatcher.stop()
+        engine.dispose()
+
+
+class _Replies:
+    """Sends the web process what became of each submission. The filer settles a whole batch at
+    once; a sender thread takes every reply waiting and sends them as one message, so the web
+    process wakes once per batch, not once per item."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._waiting: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._sender = threading.Thread(target=self._send_waiting, name="cxbot-worker-replies", daemon=True)
+        self._sender.start()
+
+    def add(self, request_id: int, outcome: Future[int]) -> None:
+        error = outcome.exception()
+        if error is None:
+            self._waiting.put(("filed", request_id, outcome.result()))
+        elif isinstance(error, OperationalError):
+            self._waiting.put(("unavailable", request_id, str(error.orig or error).splitlines()[0]))
+        else:
+            log.error("couldn't file a submission", exc_info=error)
+            self._waiting.put(("failed", request_id, type(error).__name__))
+
+    def close(self) -> None:
+        self._waiting.put(None)
+        self._sender.join(5)
+
+    def _send_waiting(self) -> None:
+        while True:
+            first = self._waiting.get()
+            batch = [first]
+            while first is not None:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            replies = [reply for reply in batch if reply is not None]
+            if replies:
+                try:
+                    self._conn.send(("settled", replies))
+                except (OSError, ValueError):
+                    return  # the web process is gone
+            if None in batch:
+                return
+
+
+def _serve(
+    conn: Connection,
+    *,
+    filer: Filer,
+    wake: Callable[[], None],
+    reply: Callable[[int, Future[int]], None],
+) -> None:
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the web process is gone
+        if message[0] == "file":
+            _, request_id, submission = message
+            filer.submit(submission).add_done_callback(functools.partial(reply, request_id))
+        elif message[0] == "wake":
+            wake()
+        elif message[0] == "stop":
+            return
+
+
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this process when the web process dies, however it dies.
+    (Strictly, when the thread that started it ends: the main thread starts the first worker,
+    and the link's reader thread, which lives as long as the process, starts any replacement.)"""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

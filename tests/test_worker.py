@@ -1,0 +1,179 @@
+"""The filing worker (bot/worker.py): `cxbot run` files and delivers in a second process.
+
+On SQLite and PostgreSQL: what the web process submits is stored by the worker and each caller
+hears its own number; a worker that dies is replaced, and what it was filing fails over to the
+retry path without being lost or doubled; the worker dies with the bot; a button's outbox message
+is delivered by the worker when the web process rings for it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.clock import system_clock
+from bot.errors import FilingUnavailable
+from bot.intake import ReplyTarget, Submission
+from bot.runtime import import_routes_file, migrate
+from bot.settings import Settings
+from bot.worker import FilingWorker
+from storage.db import make_engine, make_session_factory
+from storage.models import Item, ItemKind, OutboxMessage
+from tests.fake_slack import FakeSlack
+from tests.process import BotProcess
+
+
+def _submission(n: int) -> Submission:
+    return Submission(
+        kind=ItemKind.ALARM,
+        text=f"refund problem {n}",
+        raiser_id="U0RAISER",
+        intake_key=f"command:worker-{n}",
+        reply=ReplyTarget(response_url=None, channel_id="C0HERE"),
+    )
+
+
+def _count(database_url: str, model: type[Item] | type[OutboxMessage]) -> int:
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+    finally:
+        engine.dispose()
+
+
+def _file_patiently(worker: FilingWorker, submission: Submission, *, within: float = 60) -> int:
+    """What the capture listener does when the database or the worker is away: retry."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return worker.file(submission, timeout=within)
+        except FilingUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _process_gone(pid: int, *, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        if Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+            return True  # a zombie: dead, waiting for its parent to reap it
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def prepared(settings: Settings) -> Settings:
+    """The database migrated and the routes imported, as `cxbot run` does before the worker starts."""
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+        assert settings.routes_file is not None
+        import_routes_file(engine, settings.routes_file, clock=system_clock)
+    finally:
+        engine.dispose()
+    return settings
+
+
+def test_the_worker_files_what_the_web_process_submits(prepared: Settings, fake_slack: FakeSlack) -> None:
+    worker = FilingWorker(prepared)
+    worker.start()
+    try:
+        outcomes: list[Future[int]] = [worker.submit(_submission(n)) for n in range(30)]
+        numbers = [outcome.result(timeout=60) for outcome in outcomes]
+        assert len(set(numbers)) == 30
+        # A resubmission (a retried ack) gets the same number and files nothing new.
+        assert worker.file(_submission(7), timeout=30) == numbers[7]
+        assert _count(prepared.database_url, Item) == 30
+        # The worker's outbox delivers each item's card to its owner's channel.
+        fake_slack.wait_for("chat.postMessage", count=30, timeout=60)
+    finally:
+        worker.stop()
+    assert worker.pid is not None and _process_gone(worker.pid, within=5)
+
+
+def test_invalid_text_is_refused_without_a_trip_to_the_worker(prepared: Settings) -> None:
+    worker = FilingWorker(prepared)  # never started: nothing may reach it
+    refused = worker.submit(Submission(kind=ItemKind.ALARM, text="   ", raiser_id="U0RAISER"))
+    assert refused.exception(timeout=1) is not None
+    assert not isinstance(refused.exception(), FilingUnavailable)
+
+
+def test_a_worker_that_dies_is_replaced_and_nothing_is_lost_or_doubled(prepared: Settings) -> None:
+    worker = FilingWorker(prepared)
+    worker.start()
+    try:
+        first = worker.file(_submission(1), timeout=60)
+        old_pid = worker.pid
+        assert old_pid is not None
+        os.kill(old_pid, signal.SIGKILL)
+        # Whatever is submitted while it is down fails over to the retry path, then lands once.
+        numbers = [_file_patiently(worker, _submission(n)) for n in range(2, 6)]
+        assert worker.pid != old_pid
+        assert len(set(numbers)) == 4 and first not in numbers
+        assert _file_patiently(worker, _submission(3)) == numbers[1]
+        assert _count(prepared.database_url, Item) == 5
+    finally:
+        worker.stop()
+
+
+def test_submitting_to_a_stopped_worker_says_unavailable(prepared: Settings) -> None:
+    worker = FilingWorker(prepared)
+    worker.start()
+    worker.stop()
+    with pytest.raises(FilingUnavailable):
+        worker.file(_submission(1), timeout=10)
+
+
+def _worker_pids(bot: BotProcess) -> list[int]:
+    assert bot.process is not None
+    # Each thread lists the children it started: a replacement worker is started by another thread.
+    tasks = Path(f"/proc/{bot.process.pid}/task").glob("*/children")
+    children = [child for task in tasks for child in task.read_text().split()]
+    return [int(child) for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc to find the worker")
+def test_the_worker_dies_with_the_bot(fake_slack: FakeSlack, routes_file: Path, tmp_path: Path) -> None:
+    bot = BotProcess(
+        fake=fake_slack,
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        routes_file=routes_file,
+        log=tmp_path / "bot.log",
+    ).start()
+    workers = _worker_pids(bot)
+    assert len(workers) == 1
+    bot.kill()
+    assert _process_gone(workers[0], within=5), "the worker outlived the bot it files for"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc to find the worker")
+def test_a_command_while_the_worker_restarts_is_answered_and_filed_once(
+    fake_slack: FakeSlack, routes_file: Path, tmp_path: Path
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    bot = BotProcess(
+        fake=fake_slack, database_url=database_url, routes_file=routes_file, log=tmp_path / "bot.log"
+    ).start()
+    try:
+        os.kill(_worker_pids(bot)[0], signal.SIGKILL)
+        assert bot.command("refund problem", response_url=fake_slack.response_url("w1"), trigger="w1") == 200
+        assert bot.command("invoice problem", response_url=fake_slack.response_url("w2"), trigger="w2") == 200
+        fake_slack.wait_for("response_url", count=2, timeout=60)
+        fake_slack.wait_for("chat.postMessage", count=2, timeout=60)
+        assert _count(database_url, Item) == 2
+        assert len(_worker_pids(bot)) == 1
+    finally:
+        bot.stop()
+    assert "the filing worker stopped" in (tmp_path / "bot.log").read_text()
