@@ -150,6 +150,9 @@ def render(
         "100,000 items), `--only ack|jobs`, `--db sqlite|postgres|both`, `--profile DIR` (pyinstrument "
         "profiles of the jobs); `--help` lists them all.",
         "",
+        "What was profiled, what was fixed because of it, and why some targets are still missed: "
+        "[performance.md](performance.md).",
+        "",
         "## Machine",
         "",
         "| | |",
@@ -222,16 +225,18 @@ def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str
         "- **cxbot**: `cxbot run --http --host 127.0.0.1 --no-scheduler`, a fresh database, the fake "
         "Slack Web API (tests/fake_slack.py) as `SLACK_API_URL`, `LOG_LEVEL=INFO`. Each ack is followed "
         "by cxbot's real work: store the item, its event and outbox rows, then post the card and the "
-        "confirmation to the fake Slack.",
+        "confirmation to the fake Slack. `cxbot run` is two processes: one answers Slack, a worker "
+        "stores and delivers (the ack still waits for the commit).",
         "- **bare**: a Bolt `App` whose `/cx-alarm` listener only calls `ack()` "
         "([`benchmarks/bare_app.py`](../benchmarks/bare_app.py)), served by the same "
         "`bot.server.make_http_server` (waitress, 16 threads).",
         "",
         "Levels alternate between the two servers. After each cxbot level the suite waits until cxbot "
         "has stored every item and delivered every message it owes Slack (*drained*), so no level pays "
-        "for the previous one's backlog. *CPU ms/request* is the server process's user + system CPU "
-        "(from /proc) over the level, and for cxbot also over its drain, divided by the requests: "
-        "what one slash command costs the process in all. Percentiles are nearest-rank. Ratios are "
+        "for the previous one's backlog. *CPU ms/request* is the user + system CPU (from /proc) of the "
+        "server and its child processes over the level, and for cxbot also over its drain, divided by "
+        "the requests: what one slash command costs cxbot in all (the load generator, a separate "
+        "process on the same 2 cores, is not counted). Percentiles are nearest-rank. Ratios are "
         "cxbot / bare.",
         "",
     ]
