@@ -103,6 +103,15 @@ def test_the_worker_files_what_the_web_process_submits(prepared: Settings, fake_
     assert worker.pid is not None and _process_gone(worker.pid, within=5)
 
 
+def test_stopping_lets_the_worker_store_what_it_was_given_first(prepared: Settings) -> None:
+    worker = FilingWorker(prepared)
+    worker.start()
+    outcomes = [worker.submit(_submission(n)) for n in range(40)]
+    worker.stop()  # straight away: the 40 are in the pipe, or in the filer's queue
+    assert len({outcome.result(timeout=0) for outcome in outcomes}) == 40
+    assert _count(prepared.database_url, Item) == 40
+
+
 def test_invalid_text_is_refused_without_a_trip_to_the_worker(prepared: Settings) -> None:
     worker = FilingWorker(prepared)  # never started: nothing may reach it
     refused = worker.submit(Submission(kind=ItemKind.ALARM, text="   ", raiser_id="U0RAISER"))
