@@ -40,6 +40,9 @@ from tests.fake_slack import FakeSlack
 from tests.support import ADMINS, BOT_TOKEN, ROUTES_TOML, SIGNING_SECRET, TRIAGE
 
 LEVELS = (1, 8, 32)
+# Each level is run this many times, the two servers taking turns: on a shared 2-core machine one
+# round's figures swing with the neighbours, and a bad moment lands on both servers alike.
+ROUNDS = 3
 WARMUP_REQUESTS = 30
 DRAIN_TIMEOUT = 300.0
 P99_TARGET = 1.5  # cxbot's p99 at most 1.5x the bare app's
@@ -62,23 +65,39 @@ class Level:
     cpu_ms_per_request: float | None = None
     statuses: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
+    # One entry per round: each round's own throughput and p99, to show how much they vary.
+    round_throughputs: list[float] = field(default_factory=list)
+    round_p99s: list[float] = field(default_factory=list)
 
 
-def _level(result: dict[str, Any]) -> Level:
-    latencies = [1000.0 * value for value in result["latencies"]]
+def _level(rounds: list[dict[str, Any]]) -> Level:
+    """One level's figures over all its rounds: percentiles over every round's requests pooled,
+    throughput as all the acks over all the rounds' time."""
+    latencies = [1000.0 * value for result in rounds for value in result["latencies"]]
+    requests = sum(result["requests"] for result in rounds)
+    ok = sum(result["ok"] for result in rounds)
+    elapsed = sum(result["elapsed"] for result in rounds)
+    statuses: dict[str, int] = {}
+    for result in rounds:
+        for status, count in result["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
     return Level(
-        concurrency=result["concurrency"],
-        requests=result["requests"],
-        ok=result["ok"],
-        errors=result["requests"] - result["ok"],
-        elapsed=result["elapsed"],
+        concurrency=rounds[0]["concurrency"],
+        requests=requests,
+        ok=ok,
+        errors=requests - ok,
+        elapsed=elapsed,
         p50=percentile(latencies, 0.50),
         p95=percentile(latencies, 0.95),
         p99=percentile(latencies, 0.99),
         max=max(latencies) if latencies else float("nan"),
-        throughput=result["ok"] / result["elapsed"] if result["elapsed"] > 0 else 0.0,
-        statuses=result["statuses"],
-        error_samples=result["errors"][:5],
+        throughput=ok / elapsed if elapsed > 0 else 0.0,
+        statuses=statuses,
+        error_samples=[error for result in rounds for error in result["errors"]][:5],
+        round_throughputs=[
+            result["ok"] / result["elapsed"] if result["elapsed"] > 0 else 0.0 for result in rounds
+        ],
+        round_p99s=[percentile([1000.0 * v for v in result["latencies"]], 0.99) for result in rounds],
     )
 
 
@@ -128,7 +147,8 @@ def _own_cpu_seconds(pid: int) -> float:
     return sum(int(field) for field in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def _load(server: Server, *, requests: int, concurrency: int, run_id: str, fake: FakeSlack) -> Level:
+def _load(server: Server, *, requests: int, concurrency: int, run_id: str, fake: FakeSlack) -> dict[str, Any]:
+    """One round against one server: the load generator's raw result (every latency)."""
     spec = {
         "host": "127.0.0.1",
         "port": server.port,
@@ -149,7 +169,8 @@ def _load(server: Server, *, requests: int, concurrency: int, run_id: str, fake:
     )
     if done.returncode != 0:
         raise RuntimeError(f"the load generator failed: {done.stderr[-2000:]}")
-    return _level(json.loads(done.stdout))
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 def _first(row: tuple[Any, ...] | None) -> Any:
@@ -206,8 +227,16 @@ def _database(kind: str, workdir: Path) -> Iterator[str]:
             yield url
 
 
-def run_ack(*, databases: list[str], requests: int, levels: tuple[int, ...] = LEVELS) -> dict[str, Any]:
-    results: dict[str, Any] = {"requests_per_level": requests, "levels": list(levels), "databases": {}}
+def run_ack(
+    *, databases: list[str], requests: int, rounds: int = ROUNDS, levels: tuple[int, ...] = LEVELS
+) -> dict[str, Any]:
+    """`rounds` rounds of `requests` requests per level and server, bare and cxbot taking turns."""
+    results: dict[str, Any] = {
+        "requests_per_level": requests,
+        "rounds": rounds,
+        "levels": list(levels),
+        "databases": {},
+    }
     cxbot = Path(sys.executable).with_name("cxbot")
     cxbot_argv = [str(cxbot)] if cxbot.exists() else [sys.executable, "-m", "bot.cli"]
     cxbot_argv += ["run", "--http", "--host", "127.0.0.1", "--no-scheduler"]
@@ -230,7 +259,7 @@ def run_ack(*, databases: list[str], requests: int, levels: tuple[int, ...] = LE
             with _database(kind, workdir) as database_url:
                 log(f"ack: {kind}: starting the bare app and cxbot")
                 results["databases"][kind] = _run_one(
-                    kind, database_url, cxbot_argv, base_env, routes, workdir, fake, requests, levels
+                    kind, database_url, cxbot_argv, base_env, routes, workdir, fake, requests, rounds, levels
                 )
         results["fake_slack_calls"] = len(fake.calls)
         results["fake_slack_violations"] = fake.violations[:10]
@@ -246,6 +275,7 @@ def _run_one(
     workdir: Path,
     fake: FakeSlack,
     requests: int,
+    rounds: int,
     levels: tuple[int, ...],
 ) -> dict[str, Any]:
     cxbot_env = {
@@ -281,39 +311,39 @@ def _run_one(
         filed += WARMUP_REQUESTS
         progress.wait_drained(filed)
         for concurrency in levels:
-            cpu = bare.cpu_seconds()
-            bare_level = _load(
-                bare,
-                requests=requests,
-                concurrency=concurrency,
-                run_id=f"{kind}-bare-{concurrency}",
-                fake=fake,
-            )
-            bare_level.cpu_ms_per_request = 1000 * (bare.cpu_seconds() - cpu) / max(bare_level.ok, 1)
-            log(
-                f"ack: {kind}: bare  x{concurrency:<2}: p50 {bare_level.p50:6.1f} ms  "
-                f"p99 {bare_level.p99:6.1f} ms  "
-                f"{bare_level.throughput:6.0f} req/s  ({bare_level.errors} errors); "
-                f"{bare_level.cpu_ms_per_request:.1f} ms CPU per request"
-            )
-            cpu = bot.cpu_seconds()
-            bot_level = _load(
-                bot,
-                requests=requests,
-                concurrency=concurrency,
-                run_id=f"{kind}-cxbot-{concurrency}",
-                fake=fake,
-            )
-            filed += bot_level.ok
-            bot_level.drain_seconds = progress.wait_drained(filed)
-            bot_level.cpu_ms_per_request = 1000 * (bot.cpu_seconds() - cpu) / max(bot_level.ok, 1)
-            log(
-                f"ack: {kind}: cxbot x{concurrency:<2}: p50 {bot_level.p50:6.1f} ms  "
-                f"p99 {bot_level.p99:6.1f} ms  "
-                f"{bot_level.throughput:6.0f} req/s  ({bot_level.errors} errors); "
-                f"background work drained {bot_level.drain_seconds:.1f} s later; "
-                f"{bot_level.cpu_ms_per_request:.1f} ms CPU per request, ack and work after it"
-            )
+            bare_rounds: list[dict[str, Any]] = []
+            bot_rounds: list[dict[str, Any]] = []
+            bare_cpu = bot_cpu = 0.0
+            drains: list[float] = []
+            for round_number in range(1, rounds + 1):
+                run_id = f"{kind}-{concurrency}-{round_number}"
+                cpu = bare.cpu_seconds()
+                bare_rounds.append(
+                    _load(
+                        bare, requests=requests, concurrency=concurrency, run_id=f"bare-{run_id}", fake=fake
+                    )
+                )
+                bare_cpu += bare.cpu_seconds() - cpu
+                cpu = bot.cpu_seconds()
+                bot_rounds.append(
+                    _load(
+                        bot, requests=requests, concurrency=concurrency, run_id=f"cxbot-{run_id}", fake=fake
+                    )
+                )
+                filed += bot_rounds[-1]["ok"]
+                drains.append(progress.wait_drained(filed))
+                bot_cpu += bot.cpu_seconds() - cpu
+            bare_level, bot_level = _level(bare_rounds), _level(bot_rounds)
+            bare_level.cpu_ms_per_request = 1000 * bare_cpu / max(bare_level.ok, 1)
+            bot_level.cpu_ms_per_request = 1000 * bot_cpu / max(bot_level.ok, 1)
+            bot_level.drain_seconds = max(drains)
+            for name, level in (("bare ", bare_level), ("cxbot", bot_level)):
+                log(
+                    f"ack: {kind}: {name} x{concurrency:<2}: p50 {level.p50:6.1f} ms  "
+                    f"p99 {level.p99:6.1f} ms  {level.throughput:6.0f} req/s  ({level.errors} errors); "
+                    f"rounds: {', '.join(f'{t:.0f}' for t in level.round_throughputs)} req/s; "
+                    f"{level.cpu_ms_per_request:.1f} ms CPU per request"
+                )
             out["bare"].append(bare_level.__dict__)
             out["cxbot"].append(bot_level.__dict__)
         items, _unfinished, failed = progress.counts()

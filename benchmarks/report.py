@@ -146,9 +146,9 @@ def render(
         command,
         "```",
         "",
-        f"The run took {seconds / 60:.1f} minutes. Options: `--quick` (100 requests per level, "
-        "100,000 items), `--only ack|jobs`, `--db sqlite|postgres|both`, `--profile DIR` (pyinstrument "
-        "profiles of the jobs); `--help` lists them all.",
+        f"The run took {seconds / 60:.1f} minutes. Options: `--quick` (100 requests per level in one "
+        "round, 100,000 items), `--rounds N`, `--only ack|jobs`, `--db sqlite|postgres|both`, "
+        "`--profile DIR` (pyinstrument profiles of the jobs); `--help` lists them all.",
         "",
         "What was profiled, what was fixed because of it, and why some targets are still missed: "
         "[performance.md](performance.md).",
@@ -213,11 +213,13 @@ def _summary(ack: dict[str, Any] | None, jobs: dict[str, Any] | None, skipped: l
 
 def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str]:
     n = ack["requests_per_level"]
+    rounds = int(ack.get("rounds", 1))
+    per_level = f"{n} per level" if rounds == 1 else f"{n} per level in each of {rounds} rounds"
     out = [
         "## 1. Ack latency",
         "",
         f"Signed `/cx-alarm <text>` slash commands (the form Slack posts, signed as Slack signs them) "
-        f"to `/slack/events`, {n} per level at 1, 8 and 32 concurrent clients, each client a thread "
+        f"to `/slack/events`, {per_level}, at 1, 8 and 32 concurrent clients, each client a thread "
         "with a keep-alive connection in a separate load-generator process. Latency is from sending "
         "the request to reading the whole response, the ack; throughput is acks per second over the "
         "level. Half the texts match a route (billing), half are grey areas.",
@@ -231,9 +233,13 @@ def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str
         "([`benchmarks/bare_app.py`](../benchmarks/bare_app.py)), served by the same "
         "`bot.server.make_http_server` (waitress, 16 threads).",
         "",
-        "Levels alternate between the two servers. After each cxbot level the suite waits until cxbot "
-        "has stored every item and delivered every message it owes Slack (*drained*), so no level pays "
-        "for the previous one's backlog. *CPU ms/request* is the user + system CPU (from /proc) of the "
+        "The two servers take turns, a round each, level by level, so a slow moment of the shared "
+        "machine tends to land on both. Percentiles are over all of a level's requests, every round "
+        "pooled; *req/s* is all of a level's acks over all its rounds' time, and *req/s by round* "
+        "shows how much the rounds differed. After each cxbot round the suite waits until cxbot "
+        "has stored every item and delivered every message it owes Slack (*drained*: the longest "
+        "such wait of the level), so no round pays for the previous one's backlog. "
+        "*CPU ms/request* is the user + system CPU (from /proc) of the "
         "server and its child processes over the level, and for cxbot also over its drain, divided by "
         "the requests: what one slash command costs cxbot in all (the load generator, a separate "
         "process on the same 2 cores, is not counted). Percentiles are nearest-rank. Ratios are "
@@ -250,17 +256,19 @@ def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str
         out += [
             f"### {DB_NAMES.get(db, db)}",
             "",
-            "| Clients | Server | p50 ms | p95 ms | p99 ms | max ms | req/s | errors | drained in "
-            "| CPU ms/request |",
-            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| Clients | Server | p50 ms | p95 ms | p99 ms | max ms | req/s | req/s by round | errors "
+            "| drained in | CPU ms/request |",
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for b, c in zip(data["bare"], data["cxbot"], strict=True):
             for side, r in (("bare", b), ("cxbot", c)):
                 drained = f"{r['drain_seconds']:.1f} s" if r.get("drain_seconds") is not None else ""
                 cpu = f"{r['cpu_ms_per_request']:.1f}" if r.get("cpu_ms_per_request") is not None else ""
+                by_round = ", ".join(f"{value:.0f}" for value in r.get("round_throughputs") or [])
                 out.append(
                     f"| {r['concurrency']} | {side} | {_ms(r['p50'])} | {_ms(r['p95'])} | {_ms(r['p99'])} | "
-                    f"{_ms(r['max'])} | {r['throughput']:.0f} | {r['errors']} | {drained} | {cpu} |"
+                    f"{_ms(r['max'])} | {r['throughput']:.0f} | {by_round} | {r['errors']} | "
+                    f"{drained} | {cpu} |"
                 )
         out += [
             "",

@@ -21,8 +21,8 @@ from typing import Any
 
 from benchmarks.common import REPO_ROOT, cleanup_everything, log, machine, postgres_reachable, start_watchdog
 
-FULL = {"requests": 500, "items": 1_000_000, "owners": 2_000}
-QUICK = {"requests": 100, "items": 100_000, "owners": 200}
+FULL = {"requests": 500, "rounds": 3, "items": 1_000_000, "owners": 2_000}
+QUICK = {"requests": 100, "rounds": 1, "items": 100_000, "owners": 200}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,12 +30,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"{QUICK['requests']} requests per level and {QUICK['items']:,} items "
-        f"(default {FULL['requests']} and {FULL['items']:,})",
+        help=f"{QUICK['requests']} requests per level in {QUICK['rounds']} round, and "
+        f"{QUICK['items']:,} items (default {FULL['requests']} in each of {FULL['rounds']} rounds, "
+        f"and {FULL['items']:,})",
     )
     parser.add_argument("--only", choices=["ack", "jobs"], help="run one benchmark only")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--requests", type=int, help="requests per concurrency level")
+    parser.add_argument("--requests", type=int, help="requests per concurrency level and round")
+    parser.add_argument(
+        "--rounds", type=int, help="rounds per concurrency level, the bare app and cxbot taking turns"
+    )
     parser.add_argument("--items", type=int, help="items to seed for the jobs benchmark")
     parser.add_argument("--owners", type=int, help="distinct owners of the stale items")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md")
@@ -75,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sizes = QUICK if args.quick else FULL
     requests = args.requests or sizes["requests"]
+    rounds = args.rounds or sizes["rounds"]
     items = args.items or sizes["items"]
     owners = args.owners or min(sizes["owners"], max(1, items // 500))
     start_watchdog(args.time_limit)
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "ack") and databases:
             from benchmarks.ack import run_ack
 
-            results["ack"] = run_ack(databases=databases, requests=requests)
+            results["ack"] = run_ack(databases=databases, requests=requests, rounds=rounds)
         if args.only in (None, "jobs") and databases:
             from benchmarks.jobs import run_jobs
 
