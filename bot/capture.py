@@ -17,12 +17,15 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.blocks.modal import ModalInput, ModalValues, filing_modal
 from bot.deps import Deps
-from bot.errors import FilingUnavailable
+from bot.errors import FilingFailed, FilingUnavailable
 from bot.intake import ReplyTarget, Submission
 from storage import routes as route_queries
 from storage.models import ItemKind
 
 log = logging.getLogger(__name__)
+
+# How long one attempt to store waits for its answer before it counts as failed and is retried.
+ATTEMPT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,10 @@ def store_before_ack(deps: Deps, submission: Submission, *, ack_within: float) -
     except TimeoutError:
         log.warning("storing a %s took over %.1f s; answering Slack first", submission.kind.value, ack_within)
         return False
-    except (SQLAlchemyError, FilingUnavailable):
-        log.warning("couldn't store a %s before answering Slack", submission.kind.value, exc_info=True)
+    except (SQLAlchemyError, FilingUnavailable, FilingFailed) as error:
+        log.warning(
+            "couldn't store a %s before answering Slack: %s", submission.kind.value, _first_line(error)
+        )
         return False
     log.debug("%s #%s stored before the ack", submission.kind.value, number)
     return True
@@ -78,20 +83,23 @@ def store_before_ack(deps: Deps, submission: Submission, *, ack_within: float) -
 def file_submission(deps: Deps, submission: Submission, *, patience: float = 0.0) -> int:
     """Store the item and its outbox messages; returns its number. A repeat of the same
     intake_key (a double-submitted modal) files nothing new. With `patience`, a database that is
-    down (restarting, failing over) is retried with backoff for up to that many seconds."""
-    waited, delay = 0.0, 0.5
+    down (restarting, failing over) is retried with backoff for up to that many seconds; each
+    attempt waits at most ATTEMPT_SECONDS, so a lost reply can't hold the caller forever."""
+    deadline, delay = time.monotonic() + patience, 0.5
     while True:
         try:
-            number = deps.filer.file(submission)
-        except (OperationalError, FilingUnavailable):
-            if waited + delay > patience:
+            return deps.filer.file(submission, timeout=ATTEMPT_SECONDS)
+        except (OperationalError, FilingUnavailable, TimeoutError) as error:
+            if time.monotonic() + delay > deadline:
+                log.error("gave up storing a %s: %s", submission.kind.value, _first_line(error))
                 raise
-            log.warning("the database is unavailable; retrying in %.1f s", delay)
+            log.warning("the database is unavailable (%s); retrying in %.1f s", _first_line(error), delay)
             time.sleep(delay)
-            waited += delay
             delay = min(delay * 2, 8.0)
-        else:
-            return number
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def filing_view(

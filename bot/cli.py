@@ -128,9 +128,10 @@ def _run(args: argparse.Namespace) -> int:
     # is ready to answer from waiting behind another thread's work (the ack benchmark's p99).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     _stop_on_sigterm()
-    runtime.start_background()
-    scheduler = None if args.no_scheduler else start_scheduler(runtime.deps)
+    scheduler = None
     try:
+        runtime.start_background()
+        scheduler = None if args.no_scheduler else start_scheduler(runtime.deps)
         if args.http:
             _serve_http(runtime, host=args.host, port=port)
         else:
@@ -209,7 +210,11 @@ def _serve_socket_mode(runtime: Runtime, settings: Settings) -> None:
 
     log.info("connecting to Slack over Socket Mode")
     handler = SocketModeHandler(runtime.app, settings.slack_app_token)
-    handler.start()  # type: ignore[no-untyped-call]
+    try:
+        handler.start()  # type: ignore[no-untyped-call]
+    finally:
+        # Before the filing worker stops: no command may arrive once it can't be stored.
+        handler.close()  # type: ignore[no-untyped-call]
 
 
 def _stop_on_sigterm() -> None:

@@ -19,6 +19,12 @@ class InvalidSubmission(CxError):
         self.field = field
 
 
-class FilingUnavailable(CxError):
+class FilingUnavailable(Exception):
     """The filing worker couldn't store it just now: the database is down, or the worker is
-    restarting. Like a database outage, it is worth retrying with the same intake key."""
+    restarting. Like a database outage, it is worth retrying with the same intake key. Not a
+    CxError: its message is for the logs (it may name the database's host), not for Slack."""
+
+
+class FilingFailed(Exception):
+    """The filing worker couldn't store it, and trying again won't help (cxbot is stopping, or
+    the database refused the rows). Logged with a reference; the raiser is shown their words."""

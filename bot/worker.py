@@ -19,6 +19,7 @@ parent-death signal, and end of file on its pipe elsewhere), as if both were one
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import functools
@@ -38,14 +39,15 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from bot.errors import FilingUnavailable
+from bot.errors import FilingFailed, FilingUnavailable
 from bot.filer import Filer, checked_outcome
 from bot.intake import Submission
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT_SECONDS = 15.0
+# The worker's own stop: the filer's last batch, the last replies, the delivery under way.
+STOP_TIMEOUT_SECONDS = 30.0
 # A worker that keeps dying is restarted ever more slowly; one that ran this long is restarted at once.
 RESTART_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
 STEADY_SECONDS = 60.0
@@ -74,11 +76,13 @@ class FilingWorker:
             return outcome
         request_id = next(self._ids)
         with self._lock:
-            self._pending[request_id] = outcome
-            sent = self._send(("file", request_id, submission))
-            if not sent:
-                del self._pending[request_id]
-        if not sent:
+            stopping = self._stopping.is_set()
+            sent = not stopping and self._send(("file", request_id, submission))
+            if sent:
+                self._pending[request_id] = outcome
+        if stopping:
+            outcome.set_exception(FilingFailed("cxbot is stopping"))
+        elif not sent:
             outcome.set_exception(FilingUnavailable("the filing worker is restarting"))
         return outcome
 
@@ -96,24 +100,34 @@ class FilingWorker:
             if self._reader is not None:
                 return
             self._spawn()
-        self._reader = threading.Thread(target=self._read_replies, name="cxbot-worker-link", daemon=True)
-        self._reader.start()
+            self._reader = threading.Thread(target=self._read_replies, name="cxbot-worker-link", daemon=True)
+            self._reader.start()
+        # However this process ends, the worker doesn't outlive it. (multiprocessing's own exit
+        # hook would wait forever for a worker that was never told to stop; ours runs first.)
+        atexit.register(self._kill)
 
     def stop(self) -> None:
         """Let the worker finish what it has queued and stop; kill it if it takes too long."""
-        self._stopping.set()
         with self._lock:
+            self._stopping.set()
             self._send(("stop",))
             process = self._process
         if process is not None:
             process.join(STOP_TIMEOUT_SECONDS)
             if process.is_alive():
                 log.warning("the filing worker didn't stop within %.0f s; killing it", STOP_TIMEOUT_SECONDS)
-                process.kill()
-                process.join(5)
+                self._kill()
         if self._reader is not None:
             self._reader.join(5)
-        self._fail_pending(FilingUnavailable("cxbot is stopping"))
+        self._fail_pending(FilingFailed("cxbot is stopping"))
+
+    def _kill(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
+            process.join(5)
 
     @property
     def pid(self) -> int | None:
@@ -146,6 +160,8 @@ class FilingWorker:
         return True
 
     def _read_replies(self) -> None:
+        """The link's one thread: settles replies, and replaces a worker that dies. Whatever goes
+        wrong, it carries on: without it, no ack would ever hear back."""
         while True:
             conn = self._conn
             assert conn is not None
@@ -156,7 +172,13 @@ class FilingWorker:
                     return
                 self._replace_dead_worker()
                 continue
-            self._settle(reply)
+            except Exception:
+                log.exception("couldn't read the filing worker's reply")
+                continue
+            try:
+                self._settle(reply)
+            except Exception:
+                log.exception("couldn't settle the filing worker's replies")
 
     def _settle(self, message: tuple[Any, ...]) -> None:
         _, replies = message
@@ -173,13 +195,16 @@ class FilingWorker:
             elif verdict == "unavailable":
                 outcome.set_exception(FilingUnavailable(str(detail)))
             else:
-                outcome.set_exception(RuntimeError(f"the filing worker couldn't file it: {detail}"))
+                outcome.set_exception(FilingFailed(f"the filing worker couldn't file it: {detail}"))
 
     def _replace_dead_worker(self) -> None:
         with self._lock:
             old = self._process
         if old is not None:
             old.join(1)
+            if old.is_alive():  # the pipe broke but the process lives on: don't run two outboxes
+                old.kill()
+                old.join(5)
         log.error(
             "the filing worker stopped (exit code %s); starting a new one",
             old.exitcode if old is not None else None,
@@ -187,14 +212,23 @@ class FilingWorker:
         self._fail_pending(FilingUnavailable("the filing worker stopped"))
         if time.monotonic() - self._started_at > STEADY_SECONDS:
             self._restarts = 0  # it had been running fine: this is no crash loop
+        while not self._stopping.wait(self._next_backoff()):
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                try:
+                    if self._conn is not None:
+                        self._conn.close()
+                    self._spawn()
+                except Exception:
+                    log.exception("couldn't start a new filing worker; trying again")
+                else:
+                    return
+
+    def _next_backoff(self) -> float:
         delay = RESTART_BACKOFF_SECONDS[min(self._restarts, len(RESTART_BACKOFF_SECONDS) - 1)]
         self._restarts += 1
-        if self._stopping.wait(delay):
-            return
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-            self._spawn()
+        return delay
 
     def _fail_pending(self, error: Exception) -> None:
         with self._lock:
@@ -230,6 +264,19 @@ def run_worker(settings: Settings, conn: Connection, log_level: int) -> None:
         engine.dispose()
 
 
+def _verdict(outcome: Future[int]) -> tuple[str, Any]:
+    """("filed", number), ("unavailable", why) for what is worth retrying (the database is down,
+    as when it restarts), or ("failed", why) for what isn't."""
+    error = outcome.exception()
+    if error is None:
+        return "filed", outcome.result()
+    why = (str(getattr(error, "orig", None) or error).splitlines() or [type(error).__name__])[0]
+    if isinstance(error, OperationalError):
+        return "unavailable", why
+    log.error("couldn't file a submission", exc_info=error)
+    return "failed", f"{type(error).__name__}: {why}"
+
+
 class _Replies:
     """Sends the web process what became of each submission. The filer settles a whole batch at
     once; a sender thread takes every reply waiting and sends them as one message, so the web
@@ -242,14 +289,13 @@ class _Replies:
         self._sender.start()
 
     def add(self, request_id: int, outcome: Future[int]) -> None:
-        error = outcome.exception()
-        if error is None:
-            self._waiting.put(("filed", request_id, outcome.result()))
-        elif isinstance(error, OperationalError):
-            self._waiting.put(("unavailable", request_id, str(error.orig or error).splitlines()[0]))
-        else:
-            log.error("couldn't file a submission", exc_info=error)
-            self._waiting.put(("failed", request_id, type(error).__name__))
+        """Queue the reply for one submission; whatever its outcome, a reply goes back."""
+        try:
+            reply = _verdict(outcome)
+        except Exception:
+            log.exception("couldn't word the reply for a submission")
+            reply = ("failed", "unreadable outcome")
+        self._waiting.put((reply[0], request_id, reply[1]))
 
     def close(self) -> None:
         self._waiting.put(None)

@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import Future
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from bot.capture import file_submission, store_before_ack
 from bot.clock import system_clock
-from bot.errors import FilingUnavailable
+from bot.deps import Deps
+from bot.errors import FilingFailed, FilingUnavailable
 from bot.intake import ReplyTarget, Submission
 from bot.runtime import import_routes_file, migrate
 from bot.settings import Settings
-from bot.worker import FilingWorker
+from bot.worker import FilingWorker, _verdict
 from storage.db import make_engine, make_session_factory
 from storage.models import Item, ItemKind, OutboxMessage
 from tests.fake_slack import FakeSlack
-from tests.process import BotProcess
+from tests.process import REPO, BotProcess
 
 
 def _submission(n: int) -> Submission:
@@ -137,12 +144,54 @@ def test_a_worker_that_dies_is_replaced_and_nothing_is_lost_or_doubled(prepared:
         worker.stop()
 
 
-def test_submitting_to_a_stopped_worker_says_unavailable(prepared: Settings) -> None:
+def test_submitting_to_a_stopped_worker_fails_at_once_and_is_not_retried(prepared: Settings) -> None:
     worker = FilingWorker(prepared)
     worker.start()
     worker.stop()
-    with pytest.raises(FilingUnavailable):
+    with pytest.raises(FilingFailed):
         worker.file(_submission(1), timeout=10)
+    deps = cast(Deps, SimpleNamespace(filer=worker))
+    assert not store_before_ack(deps, _submission(2), ack_within=1)
+    with pytest.raises(FilingFailed):
+        file_submission(deps, _submission(2), patience=60)  # at once: retrying won't help
+
+
+class _Flaky:
+    """A filer that fails the first attempts the way a restarting worker or database does."""
+
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.attempts = 0
+
+    def file(self, submission: Submission, *, timeout: float | None = None) -> int:
+        self.attempts += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return 42
+
+
+def test_filing_is_retried_while_the_worker_or_database_is_away() -> None:
+    flaky = _Flaky(FilingUnavailable("the filing worker stopped"), TimeoutError())
+    deps = cast(Deps, SimpleNamespace(filer=flaky))
+    assert file_submission(deps, _submission(1), patience=30) == 42
+    assert flaky.attempts == 3
+
+
+def test_the_worker_words_every_outcome_as_a_reply() -> None:
+    def settled(value: int | BaseException) -> Future[int]:
+        outcome: Future[int] = Future()
+        if isinstance(value, BaseException):
+            outcome.set_exception(value)
+        else:
+            outcome.set_result(value)
+        return outcome
+
+    down = OperationalError("INSERT", {}, Exception(""))  # a driver error with no message at all
+    assert _verdict(settled(7)) == ("filed", 7)
+    assert _verdict(settled(down)) == ("unavailable", "OperationalError")
+    refused = IntegrityError("INSERT", {}, Exception("duplicate key\nDETAIL: ..."))
+    assert _verdict(settled(refused)) == ("failed", "IntegrityError: duplicate key")
+    assert _verdict(settled(ValueError("odd"))) == ("failed", "ValueError: odd")
 
 
 def _worker_pids(bot: BotProcess) -> list[int]:
@@ -186,3 +235,23 @@ def test_a_command_while_the_worker_restarts_is_answered_and_filed_once(
     finally:
         bot.stop()
     assert "the filing worker stopped" in (tmp_path / "bot.log").read_text()
+
+
+def test_a_bot_that_exits_without_stopping_its_worker_still_exits(tmp_path: Path) -> None:
+    """E.g. interrupted while starting up: the worker is killed on the way out, not waited for."""
+    database_url = f"sqlite:///{tmp_path / 'x.db'}"
+    script = (
+        "import sys, time\n"
+        "from bot.settings import Settings\n"
+        "from bot.worker import FilingWorker\n"
+        f"worker = FilingWorker(Settings(database_url={database_url!r}))\n"
+        "worker.start()\n"
+        "print(worker.pid, flush=True)\n"
+        "time.sleep(3)\n"  # the worker is up, and ignores SIGTERM as it should
+        "sys.exit(3)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 3, done.stderr
+    assert _process_gone(int(done.stdout.split()[0]), within=5)
