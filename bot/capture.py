@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.blocks.modal import ModalInput, ModalValues, filing_modal
 from bot.deps import Deps
-from bot.errors import FilingFailed, FilingUnavailable
+from bot.errors import FilingFailed, FilingUnavailable, first_line
 from bot.intake import ReplyTarget, Submission
 from storage import routes as route_queries
 from storage.models import ItemKind
@@ -73,7 +73,7 @@ def store_before_ack(deps: Deps, submission: Submission, *, ack_within: float) -
         return False
     except (SQLAlchemyError, FilingUnavailable, FilingFailed) as error:
         log.warning(
-            "couldn't store a %s before answering Slack: %s", submission.kind.value, _first_line(error)
+            "couldn't store a %s before answering Slack: %s", submission.kind.value, first_line(error)
         )
         return False
     log.debug("%s #%s stored before the ack", submission.kind.value, number)
@@ -91,15 +91,11 @@ def file_submission(deps: Deps, submission: Submission, *, patience: float = 0.0
             return deps.filer.file(submission, timeout=ATTEMPT_SECONDS)
         except (OperationalError, FilingUnavailable, TimeoutError) as error:
             if time.monotonic() + delay > deadline:
-                log.error("gave up storing a %s: %s", submission.kind.value, _first_line(error))
+                log.error("gave up storing a %s: %s", submission.kind.value, first_line(error))
                 raise
-            log.warning("the database is unavailable (%s); retrying in %.1f s", _first_line(error), delay)
+            log.warning("the database is unavailable (%s); retrying in %.1f s", first_line(error), delay)
             time.sleep(delay)
             delay = min(delay * 2, 8.0)
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def filing_view(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import jobs
 from bot.clock import system_clock
+from bot.errors import first_line
 from bot.routes_file import RoutesFileError
 from bot.runtime import Runtime, build_runtime, import_routes_file, migrate
 from bot.scheduler import start_scheduler
@@ -32,6 +33,7 @@ from storage.db import make_engine, make_session_factory, transaction
 from storage.schema import SchemaError, schema_state
 
 GIL_SWITCH_INTERVAL_SECONDS = 0.001
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 log = logging.getLogger("cxbot")
 
@@ -46,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_dotenv(Path.cwd() / ".env")
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
@@ -56,17 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cxbot: {error}", file=sys.stderr)
         return 2
     except SQLAlchemyError as error:
-        print(f"cxbot: can't use the database: {_first_line(error)}", file=sys.stderr)
+        print(f"cxbot: can't use the database: {first_line(error)}", file=sys.stderr)
         return 2
     except (BoltError, SlackApiError) as error:
-        print(f"cxbot: Slack refused the app's credentials: {_first_line(error)}", file=sys.stderr)
+        print(f"cxbot: Slack refused the app's credentials: {first_line(error)}", file=sys.stderr)
         return 2
     return result
-
-
-def _first_line(error: Exception) -> str:
-    text = str(getattr(error, "orig", None) or error)
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 
 def _parser() -> argparse.ArgumentParser:

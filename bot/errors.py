@@ -19,6 +19,13 @@ class InvalidSubmission(CxError):
         self.field = field
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (a database error's driver message, without
+    SQLAlchemy's statement dump), or its type's name if it has none: for one-line reports."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class FilingUnavailable(Exception):
     """The filing worker couldn't store it just now: the database is down, or the worker is
     restarting. Like a database outage, it is worth retrying with the same intake key. Not a

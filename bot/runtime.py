@@ -101,15 +101,14 @@ def build_runtime(
     session_factory = make_session_factory(engine)
     dispatcher = make_dispatcher(settings, session_factory, clock=clock)
     filer = make_filer(settings, session_factory, clock=clock, dispatcher=dispatcher)
-    filing: Filing = filer
-    if filing_worker:
-        filing = FilingWorker(settings)
+    worker = FilingWorker(settings) if filing_worker else None
+    filing: Filing = worker or filer
     directory = Directory(make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=True))
     deps = Deps(
         settings=settings,
         session_factory=session_factory,
         clock=clock,
-        wake_outbox=filing.wake if isinstance(filing, FilingWorker) else dispatcher.wake,
+        wake_outbox=worker.wake if worker else dispatcher.wake,
         filer=filing,
         members_of=directory.members_of,
         zone_of=lambda user: directory.timezone_of(user, default=settings.timezone),
@@ -124,7 +123,7 @@ def build_runtime(
         ),
         dispatcher=dispatcher,
         filer=filer,
-        worker=filing if isinstance(filing, FilingWorker) else None,
+        worker=worker,
     )
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from bot.errors import FilingFailed, FilingUnavailable
+from bot.errors import FilingFailed, FilingUnavailable, first_line
 from bot.filer import Filer, checked_outcome
 from bot.intake import Submission
 from bot.settings import Settings
@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 
 # The worker's own stop: the filer's last batch, the last replies, the delivery under way.
 STOP_TIMEOUT_SECONDS = 30.0
-# A worker that keeps dying is restarted ever more slowly; one that ran this long is restarted at once.
+# A worker that keeps dying is restarted ever more slowly; once one has run this long, the next
+# restart starts again from the shortest wait.
 RESTART_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
 STEADY_SECONDS = 60.0
 _PR_SET_PDEATHSIG = 1
@@ -240,9 +241,10 @@ class FilingWorker:
 def run_worker(settings: Settings, conn: Connection, log_level: int) -> None:
     """The worker process: the filer and the dispatcher, fed by the web process over `conn`."""
     _die_with_parent()
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # As in `cxbot run`: a thread with work ready gets the lock within 1 ms.
-    sys.setswitchinterval(0.001)
+    from bot.cli import GIL_SWITCH_INTERVAL_SECONDS, LOG_FORMAT
+
+    logging.basicConfig(level=log_level, format=LOG_FORMAT)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)  # as in `cxbot run`
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the web process, which stops us
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from bot.clock import system_clock
@@ -270,7 +272,7 @@ def _verdict(outcome: Future[int]) -> tuple[str, Any]:
     error = outcome.exception()
     if error is None:
         return "filed", outcome.result()
-    why = (str(getattr(error, "orig", None) or error).splitlines() or [type(error).__name__])[0]
+    why = first_line(error)
     if isinstance(error, OperationalError):
         return "unavailable", why
     log.error("couldn't file a submission", exc_info=error)
