@@ -24,7 +24,7 @@ from bot.clock import Clock
 from bot.errors import InvalidSubmission
 from bot.intake import Submission, Triage, check_text, file_items
 from storage import routes as route_queries
-from storage.db import transaction
+from storage.db import HeldConnection
 from storage.items import item_by_intake_key
 from storage.models import Route
 
@@ -76,6 +76,8 @@ class Filer:
         self._last_activity = time.monotonic()
         self._filed_log = FiledLog()
         self._routes: tuple[float, list[Route]] = (-ROUTES_MAX_AGE_SECONDS, [])
+        # Used by the writer thread only: one connection for every batch (see HeldConnection).
+        self._writer = HeldConnection(session_factory.kw["bind"])
 
     def submit(self, submission: Submission) -> Future[int]:
         """Queue a submission for the next batch; the future resolves once it is committed."""
@@ -123,12 +125,15 @@ class Filer:
                 self._thread.start()
 
     def _loop(self) -> None:
-        while True:
-            batch, stopping = self._next_batch()
-            if batch:
-                self._file_batch(batch)
-            if stopping:
-                return
+        try:
+            while True:
+                batch, stopping = self._next_batch()
+                if batch:
+                    self._file_batch(batch)
+                if stopping:
+                    return
+        finally:
+            self._writer.close()
 
     def _next_batch(self) -> tuple[list[_Request], bool]:
         """Block for the first request, then take whatever else is already waiting."""
@@ -173,20 +178,22 @@ class Filer:
         self._after_filing()
 
     def _store(self, submissions: list[Submission]) -> list[int]:
-        with transaction(self._session_factory) as session:
+        routes = self._active_routes()
+        with self._writer.transaction() as connection:
             return file_items(
-                session=session,
+                connection=connection,
                 submissions=submissions,
                 triage=self._triage,
                 now=self._clock(),
-                routes=self._active_routes(session),
+                routes=routes,
             )
 
-    def _active_routes(self, session: Session) -> list[Route]:
+    def _active_routes(self) -> list[Route]:
         """The active routes, read again once they are ROUTES_MAX_AGE_SECONDS old."""
         read_at, routes = self._routes
         if time.monotonic() - read_at >= ROUTES_MAX_AGE_SECONDS:
-            routes = route_queries.active_routes(session=session)
+            with self._session_factory() as session:
+                routes = route_queries.active_routes(session=session)
             self._routes = (time.monotonic(), routes)
         return routes
 

@@ -11,15 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidSubmission
 from bot.outbox_kinds import OutboxKind
 from bot.routing import choose_route
 from storage import routes as route_queries
-from storage.items import insert_events, insert_new_items, numbers_by_intake_key
+from storage.filing import NewItemRows, insert_filed
+from storage.items import numbers_by_intake_key
 from storage.models import Item, ItemKind, ItemStatus, JourneyStage, Route, Severity
-from storage.outbox import enqueue_many
+from storage.outbox import pending_message
 
 MAX_TEXT_LENGTH = 100_000
 MAX_CUSTOMERS_LENGTH = 5_000
@@ -74,7 +76,10 @@ def check_text(text: str, *, kind: ItemKind) -> str:
 def file_item(*, session: Session, submission: Submission, triage: Triage, now: datetime) -> Item:
     """Store the item, its `filed` event and its outbox messages. Filing the same intake_key
     twice (a double-submitted modal) returns the first item and queues nothing more."""
-    number = file_items(session=session, submissions=[submission], triage=triage, now=now)[0]
+    routes = route_queries.active_routes(session=session)
+    number = file_items(
+        connection=session.connection(), submissions=[submission], triage=triage, now=now, routes=routes
+    )[0]
     item = session.get(Item, number)
     assert item is not None
     return item
@@ -90,18 +95,15 @@ class _NewItem:
 
 def file_items(
     *,
-    session: Session,
+    connection: Connection,
     submissions: Sequence[Submission],
     triage: Triage,
     now: datetime,
-    routes: Sequence[Route] | None = None,
+    routes: Sequence[Route],
 ) -> list[int]:
-    """File several submissions in the caller's transaction, with one INSERT per table however
-    many there are; returns their numbers in the same order. A submission whose intake_key is
-    already stored, or repeated in the batch, gets that item's number and queues nothing.
-    `routes` are the active routes if the caller has them at hand; otherwise they are read."""
-    if routes is None:
-        routes = route_queries.active_routes(session=session)
+    """File several submissions on the caller's connection, in one batch (storage.filing);
+    returns their numbers in the same order. A submission whose intake_key is already stored, or
+    repeated in the batch, gets that item's number and queues nothing. `routes`: the active ones."""
     outcomes: list[_NewItem] = []
     new_by_key: dict[str, _NewItem] = {}
     for submission in submissions:
@@ -109,7 +111,7 @@ def file_items(
         if key not in new_by_key:
             new_by_key[key] = _new_item(submission, key, routes, triage=triage, now=now)
         outcomes.append(new_by_key[key])
-    _insert(session, list(new_by_key.values()), now=now)
+    _insert(connection, list(new_by_key.values()), now=now)
     return [outcome.number for outcome in outcomes]
 
 
@@ -143,48 +145,36 @@ def _new_item(
     return _NewItem(submission, row, decision.matched_keywords)
 
 
-def _insert(session: Session, new_items: list[_NewItem], *, now: datetime) -> None:
-    """The items, then their `filed` events and outbox messages: one INSERT each. Items whose
-    intake_key is already stored get that item's number and add nothing."""
-    inserted = insert_new_items(session=session, rows=[new.row for new in new_items])
+def _insert(connection: Connection, new_items: list[_NewItem], *, now: datetime) -> None:
+    """The items with their `filed` events and outbox messages, in one batch (storage.filing).
+    Items whose intake_key is already stored get that item's number and add nothing."""
+    inserted = insert_filed(connection=connection, batch=[_rows(new, now) for new in new_items])
     repeats = [new.row["intake_key"] for new in new_items if new.row["intake_key"] not in inserted]
-    stored = numbers_by_intake_key(session=session, intake_keys=repeats)
+    stored = numbers_by_intake_key(connection=connection, intake_keys=repeats)
     for new in new_items:
         key = new.row["intake_key"]
         new.number = inserted[key] if key in inserted else stored[key]
-    new_items = [new for new in new_items if new.row["intake_key"] in inserted]
-    insert_events(
-        session=session,
-        rows=[
-            {
-                "item_id": new.number,
-                "kind": "filed",
-                "actor": new.submission.raiser_id,
-                "at": now,
-                "data": {
-                    "routed_by": new.row["routed_by"],
-                    "area": new.row["area"],
-                    "owner": new.row["owner"],
-                    "matched_keywords": list(new.matched_keywords),
-                },
-            }
-            for new in new_items
-        ],
-    )
-    enqueue_many(
-        session=session,
-        messages=[message for new in new_items for message in _messages(new.number, new.submission.reply)],
-        now=now,
-    )
 
 
-def _messages(number: int, reply: ReplyTarget) -> list[tuple[str, dict[str, Any], int | None]]:
+def _rows(new: _NewItem, now: datetime) -> NewItemRows:
+    event = {
+        "kind": "filed",
+        "actor": new.submission.raiser_id,
+        "at": now,
+        "data": {
+            "routed_by": new.row["routed_by"],
+            "area": new.row["area"],
+            "owner": new.row["owner"],
+            "matched_keywords": list(new.matched_keywords),
+        },
+    }
+    messages = [pending_message(kind, payload, now=now) for kind, payload in _messages(new.submission.reply)]
+    return NewItemRows(item=new.row, events=[event], messages=messages)
+
+
+def _messages(reply: ReplyTarget) -> list[tuple[str, dict[str, Any]]]:
     """What Slack must hear about a new item: its card, then the raiser's confirmation."""
     return [
-        (OutboxKind.POST_CARD, {}, number),
-        (
-            OutboxKind.CONFIRM_RAISER,
-            {"response_url": reply.response_url, "channel_id": reply.channel_id},
-            number,
-        ),
+        (OutboxKind.POST_CARD, {}),
+        (OutboxKind.CONFIRM_RAISER, {"response_url": reply.response_url, "channel_id": reply.channel_id}),
     ]

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 LOCK_TIMEOUT_SECONDS = 30
+# A held connection unused for this long goes back to the pool, and the next use checks one out
+# afresh, so the pool's liveness ping catches a server that restarted meanwhile.
+HELD_IDLE_SECONDS = 5.0
 _HOLDS_TURN = "cxbot_holds_writer_turn"
 
 
@@ -88,3 +93,54 @@ def transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work is committed on success and rolled back on any error."""
     with session_factory() as session, session.begin():
         yield session
+
+
+class HeldConnection:
+    """One connection kept checked out for one thread that writes again and again (the filer),
+    instead of a session and a pool checkout per transaction.
+
+    On PostgreSQL it runs in autocommit: no BEGIN or COMMIT is sent, so each statement is its own
+    transaction, and work that must be atomic has to be one statement (storage/filing.py is). On
+    SQLite, transaction() is a real transaction, taken with BEGIN IMMEDIATE like any other.
+
+    The pool pings a connection when it is checked out; a held one skips that during a burst, and
+    is checked out afresh after HELD_IDLE_SECONDS idle. A connection that breaks mid-burst (the
+    server restarted) raises to the caller once, and the next transaction gets a new one.
+    """
+
+    def __init__(self, engine: Engine, *, idle_seconds: float = HELD_IDLE_SECONDS) -> None:
+        if engine.dialect.name == "postgresql":
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._engine = engine
+        self._idle_seconds = idle_seconds
+        self._connection: Connection | None = None
+        self._used_at = 0.0
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        connection = self._current()
+        try:
+            with connection.begin():
+                yield connection
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                self.close()
+            raise
+        finally:
+            self._used_at = time.monotonic()
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _current(self) -> Connection:
+        connection = self._connection
+        if connection is not None and (
+            connection.invalidated or time.monotonic() - self._used_at > self._idle_seconds
+        ):
+            self.close()
+            connection = None
+        if connection is None:
+            connection = self._connection = self._engine.connect()
+        return connection

@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from storage.models import Base, Event, Item, ItemStatus
@@ -18,26 +16,12 @@ def item_by_intake_key(*, session: Session, intake_key: str) -> Item | None:
     return session.scalar(select(Item).where(Item.intake_key == intake_key))
 
 
-def numbers_by_intake_key(*, session: Session, intake_keys: Sequence[str]) -> dict[str, int]:
+def numbers_by_intake_key(*, connection: Connection, intake_keys: Sequence[str]) -> dict[str, int]:
     """The ids of stored items among these intake keys, by key (no query when there are none)."""
     if not intake_keys:
         return {}
-    rows = session.execute(select(Item.intake_key, Item.id).where(Item.intake_key.in_(set(intake_keys))))
+    rows = connection.execute(select(Item.intake_key, Item.id).where(Item.intake_key.in_(set(intake_keys))))
     return {key: number for key, number in rows if key is not None}
-
-
-def insert_new_items(*, session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Insert items in one statement (rows of column values, all with the same keys, each with an
-    intake_key), skipping any whose intake_key is already stored. Returns the new ids by key."""
-    if not rows:
-        return {}
-    table = _table(Item)
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    query = upsert.on_conflict_do_nothing(index_elements=[table.c.intake_key]).returning(
-        table.c.intake_key, table.c.id
-    )
-    return {str(key): int(number) for key, number in session.connection().execute(query, list(rows))}
 
 
 def insert_events(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:

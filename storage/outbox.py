@@ -45,19 +45,22 @@ def enqueue_many(
     if not messages:
         return
     rows = [
-        {
-            "kind": kind,
-            "payload": payload,
-            "item_id": item_id,
-            "status": OutboxStatus.PENDING,
-            "attempts": 0,
-            "outcome_uncertain": False,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for kind, payload, item_id in messages
+        {**pending_message(kind, payload, now=now), "item_id": item_id} for kind, payload, item_id in messages
     ]
     session.connection().execute(insert(_OUTBOX), rows)
+
+
+def pending_message(kind: str, payload: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """An outbox row (without its item_id), due now."""
+    return {
+        "kind": kind,
+        "payload": payload,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "outcome_uncertain": False,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def _not_blocked() -> ColumnElement[bool]:

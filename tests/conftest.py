@@ -83,6 +83,20 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema on the shared PostgreSQL server, for tests about PostgreSQL alone."""
+    yield from _postgres_schema()
+
+
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = make_engine(postgres_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
 

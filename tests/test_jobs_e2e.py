@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +15,6 @@ from bot import jobs
 from bot.scheduler import catch_up, digest_trigger, last_fire_time, make_scheduler
 from bot.settings import Settings
 from storage import jobs as job_queries
-from tests.conftest import _postgres_schema
 from tests.fake_slack import FakeSlack
 from tests.support import BotUnderTest, FakeClock, block_action
 
@@ -139,11 +138,6 @@ def test_a_missed_digest_runs_once_after_downtime(
     assert not catch_up(deps)
     bot.runtime.dispatcher.drain()
     assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0DIGEST"]) == 2
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    yield from _postgres_schema()
 
 
 def test_two_schedulers_on_postgres_fire_each_job_once(
