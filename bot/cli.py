@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import jobs
 from bot.clock import system_clock
 from bot.errors import first_line
+from bot.heap import freeze_startup_heap
 from bot.routes_file import RoutesFileError
 from bot.runtime import Runtime, build_runtime, import_routes_file, migrate
 from bot.scheduler import start_scheduler
@@ -196,6 +197,7 @@ def _serve_http(runtime: Runtime, *, host: str, port: int) -> None:
 
     server = make_http_server(runtime.app, host=host, port=port)
     log.info("serving Slack at http://%s:%s%s", host, server.effective_port, EVENTS_PATH)
+    freeze_startup_heap()
     try:
         server.run()
     finally:
@@ -207,6 +209,7 @@ def _serve_socket_mode(runtime: Runtime, settings: Settings) -> None:
 
     log.info("connecting to Slack over Socket Mode")
     handler = SocketModeHandler(runtime.app, settings.slack_app_token)
+    freeze_startup_heap()
     try:
         handler.start()  # type: ignore[no-untyped-call]
     finally:

@@ -41,6 +41,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.errors import FilingFailed, FilingUnavailable, first_line
 from bot.filer import Filer, checked_outcome
+from bot.heap import freeze_startup_heap
 from bot.intake import Submission
 from bot.settings import Settings
 
@@ -257,6 +258,7 @@ def run_worker(settings: Settings, conn: Connection, log_level: int) -> None:
     filer = make_filer(settings, session_factory, clock=system_clock, dispatcher=dispatcher)
     dispatcher.start()
     replies = _Replies(conn)
+    freeze_startup_heap()
     try:
         _serve(conn, filer=filer, wake=dispatcher.wake, reply=replies.add)
     finally:
