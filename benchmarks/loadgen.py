@@ -1,8 +1,9 @@
 """The load generator: N signed `/cx-alarm <text>` slash commands from C concurrent clients.
 
-Each client is a thread with one keep-alive connection (http.client). Every request is built and
-signed (as Slack signs them, see tests/support.py `signature`) before the clock starts, so the
-timings are the server's: from sending the request to having read the whole response (the ack).
+Each client is one keep-alive connection with one request in flight; one thread drives them all
+with a selector. Every request is built, signed (as Slack signs them, see tests/support.py
+`signature`) and serialised before the clock starts, so the timings are the server's: from
+sending the request to having read the whole response (the ack).
 
 It runs as its own process (`python -m benchmarks.loadgen`, a JSON spec on stdin, a JSON result on
 stdout) so that the fake Slack server in the benchmark process doesn't compete with it for the GIL.
@@ -11,11 +12,10 @@ Bounded: exactly `requests` requests, each with a timeout, and a deadline for th
 
 from __future__ import annotations
 
-import http.client
-import itertools
 import json
+import selectors
+import socket
 import sys
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -66,85 +66,193 @@ def command_body(spec: Spec, index: int) -> bytes:
     return urllib.parse.urlencode(form).encode()
 
 
-def prepared_requests(spec: Spec) -> list[tuple[bytes, dict[str, str]]]:
+def prepared_requests(spec: Spec) -> list[bytes]:
+    """Every request, signed and serialised (HTTP/1.1, keep-alive), before the clock starts."""
     stamp = int(time.time())
     prepared = []
     for index in range(spec.requests):
         body = command_body(spec, index)
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": str(stamp),
-            "X-Slack-Signature": signature(body, stamp, spec.secret),
-        }
-        prepared.append((body, headers))
+        head = (
+            f"POST {spec.path} HTTP/1.1\r\n"
+            f"Host: {spec.host}:{spec.port}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"X-Slack-Request-Timestamp: {stamp}\r\n"
+            f"X-Slack-Signature: {signature(body, stamp, spec.secret)}\r\n"
+            "\r\n"
+        )
+        prepared.append(head.encode() + body)
     return prepared
 
 
+class ResponseReader:
+    """Reads one HTTP/1.1 response at a time off a connection's bytes: fed what recv() returns,
+    says when the response is complete, its status, and whether the server will close."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._buffer = b""
+        self._head: tuple[int, int | None, bool, bool] | None = None  # status, length, chunked, closes
+
+    def feed(self, data: bytes) -> bool:
+        self._buffer += data
+        if self._head is None:
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return False
+            self._head = _parse_head(self._buffer[:end].decode("latin-1"))
+            self._buffer = self._buffer[end + 4 :]
+        _status, length, chunked, _closes = self._head
+        if chunked:
+            return self._buffer.endswith(b"0\r\n\r\n") and _chunks_complete(self._buffer)
+        return len(self._buffer) >= (length or 0)
+
+    @property
+    def status(self) -> int:
+        assert self._head is not None
+        return self._head[0]
+
+    @property
+    def closes(self) -> bool:
+        assert self._head is not None
+        return self._head[3]
+
+
+def _parse_head(head: str) -> tuple[int, int | None, bool, bool]:
+    lines = head.split("\r\n")
+    version, status = lines[0].split(" ", 2)[:2]
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip().lower()
+    length = int(headers["content-length"]) if "content-length" in headers else None
+    chunked = "chunked" in headers.get("transfer-encoding", "")
+    closes = headers.get("connection") == "close" or (
+        version == "HTTP/1.0" and headers.get("connection") != "keep-alive"
+    )
+    return int(status), length, chunked, closes
+
+
+def _chunks_complete(buffer: bytes) -> bool:
+    """Whether a chunked body ends with its last (empty) chunk."""
+    position = 0
+    while True:
+        end = buffer.find(b"\r\n", position)
+        if end < 0:
+            return False
+        size = int(buffer[position:end].split(b";")[0], 16)
+        if size == 0:
+            return True
+        position = end + 2 + size + 2
+        if position > len(buffer):
+            return False
+
+
+class _Client:
+    """One keep-alive connection with at most one request in flight."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.sock: socket.socket | None = None
+        self.reader = ResponseReader()
+        self.index = -1
+        self.started = 0.0
+
+
 def run(spec: Spec) -> dict[str, Any]:
+    """`spec.concurrency` connections, each sending its next request as soon as the last one is
+    answered, all from one thread (selectors): the generator's own CPU per request is small and
+    doesn't grow with the concurrency, so it takes as little as it can from the servers' cores."""
     prepared = prepared_requests(spec)
     latencies: list[float | None] = [None] * spec.requests
     statuses: list[int | None] = [None] * spec.requests
     errors: list[str] = []
-    counter = itertools.count()
-    counter_lock = threading.Lock()
-    start_gate = threading.Barrier(spec.concurrency + 1)
-    finished_at: list[float] = []
+    selector = selectors.DefaultSelector()
+    clients = [_Client(number) for number in range(spec.concurrency)]
+    next_index = 0
     hard_deadline = time.monotonic() + spec.deadline
 
-    def next_index() -> int:
-        with counter_lock:
-            return next(counter)
-
-    def client() -> None:
-        connection: http.client.HTTPConnection | None = None
-
-        def connect() -> http.client.HTTPConnection:
-            made = http.client.HTTPConnection(spec.host, spec.port, timeout=spec.timeout)
-            made.connect()
-            return made
-
+    def connect(client: _Client) -> bool:
         try:
-            connection = connect()
+            made = socket.create_connection((spec.host, spec.port), timeout=spec.timeout)
         except OSError as error:
             errors.append(f"connect: {error!r}")
-        start_gate.wait(timeout=60)
-        while True:
-            index = next_index()
-            if index >= spec.requests or time.monotonic() > hard_deadline:
-                break
-            body, headers = prepared[index]
-            started = time.perf_counter()
-            try:
-                if connection is None:
-                    connection = connect()
-                connection.request("POST", spec.path, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                elapsed = time.perf_counter() - started
-                statuses[index] = response.status
-                latencies[index] = elapsed
-                if response.will_close:
-                    connection.close()
-                    connection = None
-            except (OSError, http.client.HTTPException) as error:
-                errors.append(f"request {index}: {error!r}")
-                if connection is not None:
-                    connection.close()
-                connection = None
-        if connection is not None:
-            connection.close()
-        finished_at.append(time.perf_counter())
+            return False
+        made.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client.sock = made
+        selector.register(made, selectors.EVENT_READ, client)
+        return True
 
-    threads = [
-        threading.Thread(target=client, name=f"client-{n}", daemon=True) for n in range(spec.concurrency)
-    ]
-    for thread in threads:
-        thread.start()
-    start_gate.wait(timeout=60)
+    def drop(client: _Client) -> None:
+        if client.sock is not None:
+            selector.unregister(client.sock)
+            client.sock.close()
+            client.sock = None
+
+    def send_next(client: _Client) -> None:
+        nonlocal next_index
+        while next_index < spec.requests and time.monotonic() <= hard_deadline:
+            index, next_index = next_index, next_index + 1
+            if client.sock is None and not connect(client):
+                continue
+            assert client.sock is not None
+            client.index, client.started = index, time.perf_counter()
+            client.reader.reset()
+            try:
+                client.sock.sendall(prepared[index])
+            except OSError as error:
+                errors.append(f"request {index}: {error!r}")
+                drop(client)
+                continue
+            return
+        client.index = -1
+        drop(client)
+
+    def on_readable(client: _Client) -> None:
+        assert client.sock is not None
+        try:
+            data = client.sock.recv(65536)
+        except OSError as error:
+            data, failure = b"", repr(error)
+        else:
+            failure = "the server closed the connection"
+        if not data:
+            errors.append(f"request {client.index}: {failure}")
+            drop(client)
+            send_next(client)
+            return
+        try:
+            complete = client.reader.feed(data)
+        except (ValueError, IndexError) as error:
+            errors.append(f"request {client.index}: unreadable response: {error!r}")
+            drop(client)
+            send_next(client)
+            return
+        if complete:
+            latencies[client.index] = time.perf_counter() - client.started
+            statuses[client.index] = client.reader.status
+            if client.reader.closes:
+                drop(client)
+            send_next(client)
+
+    for client in clients:
+        connect(client)
     started = time.perf_counter()
-    for thread in threads:
-        thread.join(timeout=max(hard_deadline - time.monotonic(), 0) + spec.timeout + 5)
-    ended = max(finished_at) if finished_at else time.perf_counter()
+    for client in clients:
+        send_next(client)
+    while any(client.index >= 0 for client in clients):
+        for ready, _events in selector.select(timeout=0.5):
+            on_readable(ready.data)
+        now = time.perf_counter()
+        for client in clients:
+            if client.index >= 0 and now - client.started > spec.timeout:
+                errors.append(f"request {client.index}: no answer within {spec.timeout:.0f} s")
+                drop(client)
+                send_next(client)
+    ended = time.perf_counter()
+    selector.close()
     ok = [lat for lat, status in zip(latencies, statuses, strict=True) if lat is not None and status == 200]
     by_status: dict[str, int] = {}
     for status in statuses:
