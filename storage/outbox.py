@@ -12,7 +12,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from storage.models import OutboxMessage, OutboxStatus
@@ -64,12 +76,17 @@ def pending_message(kind: str, payload: dict[str, Any], *, now: datetime) -> dic
 
 
 def _not_blocked() -> ColumnElement[bool]:
-    """No earlier message about the same item is still unfinished."""
+    """No earlier message about the same item is still unfinished. The statuses are written into
+    the SQL, not bound, so that the database can see the partial index ix_outbox_unfinished_item_id
+    applies (a bound parameter could hold any status)."""
     earlier = aliased(OutboxMessage)
+    unfinished: BindParameter[list[str]] = bindparam(
+        "unfinished", [status.value for status in _UNFINISHED], expanding=True, literal_execute=True
+    )
     blocked_by_earlier = exists().where(
         earlier.item_id == OutboxMessage.item_id,
         earlier.id < OutboxMessage.id,
-        earlier.status.in_(_UNFINISHED),
+        earlier.status.in_(unfinished),
     )
     return or_(OutboxMessage.item_id.is_(None), ~blocked_by_earlier)
 
