@@ -4,12 +4,13 @@ connection survives a server that drops it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, event, inspect, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -137,49 +138,60 @@ def test_a_failed_batch_stores_nothing(engine: Engine, session_factory: sessionm
             assert session.scalars(select(OutboxMessage)).all() == []
 
 
-def test_a_held_connection_is_reused_until_it_idles(engine: Engine) -> None:
-    held = HeldConnection(engine, idle_seconds=3600)
-    try:
-        with held.transaction() as connection:
-            first = connection.connection.dbapi_connection
-        with held.transaction() as connection:
-            assert connection.connection.dbapi_connection is first
-        held = HeldConnection(engine, idle_seconds=0)
-        with held.transaction() as connection:
-            first = connection.connection.dbapi_connection
-        with held.transaction() as connection:
-            assert connection.connection.dbapi_connection is not first
-    finally:
+@pytest.fixture
+def held_connections() -> Iterator[Callable[..., HeldConnection]]:
+    """Makes held connections, and closes them all at the end of the test."""
+    made: list[HeldConnection] = []
+
+    def make(engine: Engine, *, idle_seconds: float = 3600) -> HeldConnection:
+        made.append(HeldConnection(engine, idle_seconds=idle_seconds))
+        return made[-1]
+
+    yield make
+    for held in made:
         held.close()
 
 
-@pytest.mark.postgres
-def test_a_held_connection_the_server_dropped_is_replaced(postgres_engine: Engine) -> None:
-    engine = postgres_engine
-    held = HeldConnection(engine, idle_seconds=3600)
-    try:
+def test_a_held_connection_is_reused_until_it_idles(
+    engine: Engine, held_connections: Callable[..., HeldConnection]
+) -> None:
+    """Kept across transactions, so no pool checkout (nor its liveness ping) each time; after
+    idling, checked out afresh."""
+    checkouts: list[object] = []
+    event.listen(engine.pool, "checkout", lambda *_: checkouts.append(1))
+    held, idling = held_connections(engine), held_connections(engine, idle_seconds=0)
+    for _ in range(3):
         with held.transaction() as connection:
-            backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", [backend])
-        with pytest.raises(OperationalError), held.transaction() as connection:
             connection.exec_driver_sql("SELECT 1")
-        with held.transaction() as connection:
-            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != backend
-    finally:
-        held.close()
+    assert len(checkouts) == 1
+    for _ in range(3):
+        with idling.transaction() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    assert len(checkouts) == 4
 
 
 @pytest.mark.postgres
-def test_a_held_postgresql_connection_commits_each_statement(postgres_engine: Engine) -> None:
+def test_a_held_connection_the_server_dropped_is_replaced(
+    postgres_engine: Engine, held_connections: Callable[..., HeldConnection]
+) -> None:
+    held = held_connections(postgres_engine)
+    with held.transaction() as connection:
+        backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    url = postgres_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+    with pytest.raises(OperationalError), held.transaction() as connection:
+        connection.exec_driver_sql("SELECT 1")
+    with held.transaction() as connection:
+        assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != backend
+
+
+@pytest.mark.postgres
+def test_a_held_postgresql_connection_commits_each_statement(
+    postgres_engine: Engine, held_connections: Callable[..., HeldConnection]
+) -> None:
     """Autocommit: what one statement wrote is visible to others at once, without a COMMIT."""
-    engine = postgres_engine
-    held = HeldConnection(engine, idle_seconds=3600)
-    try:
-        with held.transaction() as connection:
-            inserted = insert_filed(connection=connection, batch=[_rows("seen")])
-            with engine.connect() as other:
-                assert other.scalar(select(Item.id).where(Item.intake_key == "seen")) == inserted["seen"]
-    finally:
-        held.close()
+    with held_connections(postgres_engine).transaction() as connection:
+        inserted = insert_filed(connection=connection, batch=[_rows("seen")])
+        with postgres_engine.connect() as other:
+            assert other.scalar(select(Item.id).where(Item.intake_key == "seen")) == inserted["seen"]
