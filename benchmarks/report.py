@@ -219,8 +219,9 @@ def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str
         "## 1. Ack latency",
         "",
         f"Signed `/cx-alarm <text>` slash commands (the form Slack posts, signed as Slack signs them) "
-        f"to `/slack/events`, {per_level}, at 1, 8 and 32 concurrent clients, each client a thread "
-        "with a keep-alive connection in a separate load-generator process. Latency is from sending "
+        f"to `/slack/events`, {per_level}, at 1, 8 and 32 concurrent clients, each client a keep-alive "
+        "connection with one request in flight, all driven by one thread (a selector) in a separate "
+        "load-generator process. Latency is from sending "
         "the request to reading the whole response, the ack; throughput is acks per second over the "
         "level. Half the texts match a route (billing), half are grey areas.",
         "",
