@@ -91,6 +91,22 @@ class Filer:
         self._waiting.put(_Request(submission, outcome))
         return outcome
 
+    def file_together(self, submissions: list[Submission]) -> list[Future[int]]:
+        """Store these in one batch in the calling thread (the filing worker's own loop, which
+        gathers what is waiting on its pipe); the futures come back settled, in the same order."""
+        outcomes = [checked_outcome(submission) for submission in submissions]
+        live = [
+            _Request(submission, outcome)
+            for submission, outcome in zip(submissions, outcomes, strict=True)
+            if not outcome.done()
+        ]
+        if live:
+            with self._activity:
+                self._in_flight += len(live)
+                self._last_activity = time.monotonic()
+            self._file_batch(live)
+        return outcomes
+
     def wait_until_quiet(self, *, quiet: float, longest: float) -> None:
         """Block while submissions keep arriving: until none is in flight and the last one finished
         `quiet` seconds ago, but never longer than `longest`. The outbox calls this before each

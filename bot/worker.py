@@ -22,11 +22,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
-import functools
 import itertools
 import logging
 import multiprocessing
-import queue
 import signal
 import sys
 import threading
@@ -257,13 +255,11 @@ def run_worker(settings: Settings, conn: Connection, log_level: int) -> None:
     dispatcher = make_dispatcher(settings, session_factory, clock=system_clock)
     filer = make_filer(settings, session_factory, clock=system_clock, dispatcher=dispatcher)
     dispatcher.start()
-    replies = _Replies(conn)
     freeze_startup_heap()
     try:
-        _serve(conn, filer=filer, wake=dispatcher.wake, reply=replies.add)
+        _serve(conn, filer=filer, wake=dispatcher.wake)
     finally:
         filer.stop()
-        replies.close()
         dispatcher.stop()
         engine.dispose()
 
@@ -281,68 +277,42 @@ def _verdict(outcome: Future[int]) -> tuple[str, Any]:
     return "failed", f"{type(error).__name__}: {why}"
 
 
-class _Replies:
-    """Sends the web process what became of each submission. The filer settles a whole batch at
-    once; a sender thread takes every reply waiting and sends them as one message, so the web
-    process wakes once per batch, not once per item."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._waiting: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
-        self._sender = threading.Thread(target=self._send_waiting, name="cxbot-worker-replies", daemon=True)
-        self._sender.start()
-
-    def add(self, request_id: int, outcome: Future[int]) -> None:
-        """Queue the reply for one submission; whatever its outcome, a reply goes back."""
-        try:
-            reply = _verdict(outcome)
-        except Exception:
-            log.exception("couldn't word the reply for a submission")
-            reply = ("failed", "unreadable outcome")
-        self._waiting.put((reply[0], request_id, reply[1]))
-
-    def close(self) -> None:
-        self._waiting.put(None)
-        self._sender.join(5)
-
-    def _send_waiting(self) -> None:
-        while True:
-            first = self._waiting.get()
-            batch = [first]
-            while first is not None:
-                try:
-                    batch.append(self._waiting.get_nowait())
-                except queue.Empty:
-                    break
-            replies = [reply for reply in batch if reply is not None]
-            if replies:
-                try:
-                    self._conn.send(("settled", replies))
-                except (OSError, ValueError):
-                    return  # the web process is gone
-            if None in batch:
-                return
-
-
-def _serve(
-    conn: Connection,
-    *,
-    filer: Filer,
-    wake: Callable[[], None],
-    reply: Callable[[int, Future[int]], None],
-) -> None:
+def _serve(conn: Connection, *, filer: Filer, wake: Callable[[], None]) -> None:
+    """The worker's loop, all in one thread: take every message waiting on the pipe, store the
+    submissions among them as one batch, and send back every outcome in one message. (A thread
+    each for reading, filing and replying cost a hand-over per step, and the acks waited on it.)"""
     while True:
         try:
-            message = conn.recv()
+            messages = [conn.recv()]
+            while conn.poll(0):
+                messages.append(conn.recv())
         except (EOFError, OSError):
             return  # the web process is gone
-        if message[0] == "file":
-            _, request_id, submission = message
-            filer.submit(submission).add_done_callback(functools.partial(reply, request_id))
-        elif message[0] == "wake":
+        files = [message for message in messages if message[0] == "file"]
+        if files:
+            outcomes = filer.file_together([submission for _, _, submission in files])
+            replies = [
+                _reply(request_id, outcome)
+                for (_, request_id, _), outcome in zip(files, outcomes, strict=True)
+            ]
+            try:
+                conn.send(("settled", replies))
+            except (OSError, ValueError):
+                return  # the web process is gone
+        if any(message[0] == "wake" for message in messages):
             wake()
-        elif message[0] == "stop":
+        if any(message[0] == "stop" for message in messages):
             return
+
+
+def _reply(request_id: int, outcome: Future[int]) -> tuple[str, int, Any]:
+    """What became of one submission; whatever its outcome, a reply goes back."""
+    try:
+        verdict, detail = _verdict(outcome)
+    except Exception:
+        log.exception("couldn't word the reply for a submission")
+        verdict, detail = "failed", "unreadable outcome"
+    return verdict, request_id, detail
 
 
 def _die_with_parent() -> None:

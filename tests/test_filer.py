@@ -215,3 +215,30 @@ def test_sqlite_writers_of_one_process_take_turns(tmp_path: Any) -> None:
     assert errors == []
     assert _count(factory, JobRun) == 6 * 5
     engine.dispose()
+
+
+def test_file_together_stores_a_batch_in_the_calling_thread(
+    engine: Engine, routed: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """The filing worker's loop files what it read off its pipe in one transaction, itself."""
+    held, woken = _Held(engine), []
+    filer = _filer(routed, clock, woken)
+    held.release.set()
+    commits: list[str] = []
+    event.listen(engine, "commit", lambda _c: commits.append(threading.current_thread().name))
+    try:
+        outcomes = filer.file_together(
+            [
+                _submission("a refund", "command:a"),
+                _submission("  ", "command:empty"),
+                _submission("b", "command:b"),
+            ]
+        )
+        with pytest.raises(InvalidSubmission):
+            outcomes[1].result(0)
+        numbers = [outcomes[0].result(0), outcomes[2].result(0)]
+    finally:
+        filer.stop()
+    assert commits == [threading.current_thread().name]
+    assert woken and len(set(numbers)) == 2
+    assert _count(routed, Item) == 2
