@@ -74,12 +74,16 @@ def _postgres_schema() -> Iterator[str]:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
+def _migrated_engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    yield from _migrated_engine(database_url)
 
 
 @pytest.fixture
@@ -90,10 +94,7 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def postgres_engine(postgres_url: str) -> Iterator[Engine]:
-    engine = make_engine(postgres_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+    yield from _migrated_engine(postgres_url)
 
 
 @pytest.fixture
