@@ -67,7 +67,7 @@ def store_before_ack(deps: Deps, submission: Submission, *, ack_within: float) -
     3). False if it didn't: the database is down or slow, and the caller says so before retrying.
     An attempt still under way may yet land; retries carry the same intake_key, so it lands once."""
     try:
-        number = deps.filer.submit(submission).result(timeout=ack_within)
+        number = deps.filer.file(submission, timeout=ack_within)
     except TimeoutError:
         log.warning("storing a %s took over %.1f s; answering Slack first", submission.kind.value, ack_within)
         return False

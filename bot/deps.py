@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,8 +16,6 @@ from bot.settings import Settings
 
 class Filing(Protocol):
     """Stores submissions: bot.filer.Filer on a thread, or bot.worker.FilingWorker in a process."""
-
-    def submit(self, submission: Submission) -> Future[int]: ...
 
     def file(self, submission: Submission, *, timeout: float | None = None) -> int: ...
 

@@ -5,16 +5,20 @@ request threads, Bolt, the filer and the outbox all wait for it, and the acks wa
 `cxbot run` starts one worker process that owns the filer (bot/filer.py, group commit) and the
 outbox dispatcher, and the web process only answers Slack:
 
-    web process                                   worker process
-    submit(submission) --("file", id, submission)--> Filer (one transaction per batch)
-    future resolves   <--("filed", id, number)-----  then wakes the Dispatcher
-    wake()            --("wake",)------------------> Dispatcher.wake (e.g. after a button)
+    web process                                       worker process
+    file(submission)  --lane: ("file", id, submission)--> Filer (one transaction per batch)
+                      <--lane: (id, "filed", number)----- then wakes the Dispatcher
+    wake()            --control: ("wake",)--------------> Dispatcher.wake (e.g. after a button)
+
+A lane is one of a few dozen socket pairs, each carrying one filing at a time: the thread that
+files waits on its own lane, and wakes straight from the worker's answer. The worker takes what
+is waiting on every lane, stores it as one batch and answers each lane.
 
 An item is still stored before Slack hears back: the ack waits for "filed", which the worker
 sends only after the commit. If the worker dies, what it was filing fails over to the same path
 as a database outage (the ack says saving is slow; the retry carries the same intake key, so the
 item lands once), and a new worker starts. The worker dies with the web process (Linux's
-parent-death signal, and end of file on its pipe elsewhere), as if both were one.
+parent-death signal, and end of file on its control socket elsewhere), as if both were one.
 """
 
 from __future__ import annotations
@@ -25,26 +29,33 @@ import ctypes
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.connection
+import queue
+import selectors
 import signal
+import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from bot import wire
 from bot.errors import FilingFailed, FilingUnavailable, first_line
-from bot.filer import Filer, checked_outcome
+from bot.filer import Filer
 from bot.heap import freeze_startup_heap
-from bot.intake import Submission
+from bot.intake import Submission, check_text
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Lanes from the web process to the worker, each carrying one filing at a time: more than the
+# threads that file at once (the HTTP server's request threads, and the listener threads).
+LANES = 48
 # The worker's own stop: the filer's last batch, the last replies, the delivery under way.
 STOP_TIMEOUT_SECONDS = 30.0
 # A worker that keeps dying is restarted ever more slowly; once one has run this long, the next
@@ -54,72 +65,124 @@ STEADY_SECONDS = 60.0
 _PR_SET_PDEATHSIG = 1
 
 
-class FilingWorker:
-    """The web process's side: submit() and wake() go down a pipe to the worker process."""
+class _Lane:
+    """The web process's end of one lane, and the worker it leads to."""
 
-    def __init__(self, settings: Settings) -> None:
+    __slots__ = ("broken", "generation", "sock")
+
+    def __init__(self, sock: socket.socket, generation: int) -> None:
+        self.sock = sock
+        self.generation = generation
+        self.broken = False
+
+
+class FilingWorker:
+    """The web process's side: file() and wake() go down pipes to the worker process."""
+
+    def __init__(self, settings: Settings, *, lanes: int = LANES) -> None:
         self._settings = settings
+        self._lane_count = lanes
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()  # guards the pipe, the process and the pending futures
-        self._pending: dict[int, Future[int]] = {}
-        self._conn: Connection | None = None
+        # Guards the process, the control pipe, the lanes and the count of filings under way.
+        self._lock = threading.Lock()
+        self._all_settled = threading.Condition(self._lock)
+        self._under_way = 0
+        self._generation = 0
+        self._free: queue.SimpleQueue[_Lane] | None = None  # None while no worker is running
+        self._control: socket.socket | None = None
         self._process: BaseProcess | None = None
-        self._reader: threading.Thread | None = None
+        self._watcher: threading.Thread | None = None
         self._stopping = threading.Event()
         self._restarts = 0
         self._started_at = 0.0
 
     # The Filing protocol (bot/deps.py).
-    def submit(self, submission: Submission) -> Future[int]:
-        outcome = checked_outcome(submission)
-        if outcome.done():
-            return outcome
-        request_id = next(self._ids)
-        with self._lock:
-            stopping = self._stopping.is_set()
-            sent = not stopping and self._send(("file", request_id, submission))
-            if sent:
-                self._pending[request_id] = outcome
-        if stopping:
-            outcome.set_exception(FilingFailed("cxbot is stopping"))
-        elif not sent:
-            outcome.set_exception(FilingUnavailable("the filing worker is restarting"))
-        return outcome
-
     def file(self, submission: Submission, *, timeout: float | None = None) -> int:
-        return self.submit(submission).result(timeout)
+        """Store it in the worker and return its number; TimeoutError if no answer came within
+        `timeout` (it may still land: a retry with the same intake key files it once)."""
+        check_text(submission.text, kind=submission.kind)  # InvalidSubmission needs no trip
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            if self._stopping.is_set():
+                raise FilingFailed("cxbot is stopping")
+            free = self._free
+            self._under_way += 1
+        try:
+            if free is None:
+                raise FilingUnavailable("the filing worker is restarting")
+            lane = _take(free, deadline)
+            try:
+                verdict, detail = self._ask(lane, submission, deadline)
+            finally:
+                self._give_back(lane, free)
+        finally:
+            with self._lock:
+                self._under_way -= 1
+                if not self._under_way:
+                    self._all_settled.notify_all()
+        if verdict == "filed":
+            return int(detail)
+        if verdict == "unavailable":
+            raise FilingUnavailable(str(detail))
+        raise FilingFailed(f"the filing worker couldn't file it: {detail}")
 
     def wake(self) -> None:
         """Tell the worker's outbox there is something to deliver."""
         with self._lock:
-            self._send(("wake",))
+            self._send_control(("wake",))
+
+    def _ask(self, lane: _Lane, submission: Submission, deadline: float | None) -> tuple[str, Any]:
+        request_id = next(self._ids)
+        try:
+            wire.send(lane.sock, ("file", request_id, submission))
+        except OSError:  # the worker is gone, or the send broke off partway (the lane is unusable)
+            lane.broken = True
+            raise FilingUnavailable("the filing worker stopped") from None
+        try:
+            while True:
+                wait = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+                reply_id, verdict, detail = wire.receive(lane.sock, timeout=wait)
+                if reply_id == request_id:  # else: a late answer to an earlier ask that timed out
+                    return verdict, detail
+        except TimeoutError:
+            raise TimeoutError("the filing worker hasn't answered yet") from None
+        except (EOFError, OSError, wire.Torn):
+            lane.broken = True
+            raise FilingUnavailable("the filing worker stopped") from None
+
+    def _give_back(self, lane: _Lane, free: queue.SimpleQueue[_Lane]) -> None:
+        if lane.broken or lane.generation != self._generation:
+            lane.sock.close()  # its worker is gone; the new one has lanes of its own
+        else:
+            free.put(lane)
 
     # Lifetime.
     def start(self) -> None:
         with self._lock:
-            if self._reader is not None:
+            if self._watcher is not None:
                 return
             self._spawn()
-            self._reader = threading.Thread(target=self._read_replies, name="cxbot-worker-link", daemon=True)
-            self._reader.start()
+            self._watcher = threading.Thread(target=self._watch, name="cxbot-worker-watch", daemon=True)
+            self._watcher.start()
         # However this process ends, the worker doesn't outlive it. (multiprocessing's own exit
         # hook would wait forever for a worker that was never told to stop; ours runs first.)
         atexit.register(self._kill)
 
     def stop(self) -> None:
-        """Let the worker finish what it has queued and stop; kill it if it takes too long."""
+        """Refuse new filings, let those under way finish, then let the worker store what it
+        has and stop; kill it if it takes too long."""
         with self._lock:
             self._stopping.set()
-            self._send(("stop",))
+            self._all_settled.wait_for(lambda: not self._under_way, STOP_TIMEOUT_SECONDS)
+            self._send_control(("stop",))
             process = self._process
         if process is not None:
             process.join(STOP_TIMEOUT_SECONDS)
             if process.is_alive():
                 log.warning("the filing worker didn't stop within %.0f s; killing it", STOP_TIMEOUT_SECONDS)
                 self._kill()
-        if self._reader is not None:
-            self._reader.join(5)
-        self._fail_pending(FilingFailed("cxbot is stopping"))
+        if self._watcher is not None:
+            self._watcher.join(5)
 
     def _kill(self) -> None:
         with self._lock:
@@ -130,86 +193,71 @@ class FilingWorker:
             process.join(5)
 
     @property
+    def filings_under_way(self) -> int:
+        """How many file() calls are waiting for the worker's answer now."""
+        with self._lock:
+            return self._under_way
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
     def _spawn(self) -> None:
-        """Start a worker process (the caller holds the lock)."""
+        """Start a worker process with a control socket and its lanes (the caller holds the lock)."""
         context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
+        control, their_control = socket.socketpair()
+        pairs = [socket.socketpair() for _ in range(self._lane_count)]
         process = context.Process(
             target=run_worker,
-            args=(self._settings, theirs, logging.getLogger().level),
+            args=(self._settings, their_control, [theirs for _, theirs in pairs], logging.getLogger().level),
             name="cxbot-worker",
             daemon=True,
         )
         process.start()
-        theirs.close()
-        self._conn, self._process = ours, process
+        their_control.close()
+        self._generation += 1
+        free: queue.SimpleQueue[_Lane] = queue.SimpleQueue()
+        for ours, theirs in pairs:
+            theirs.close()
+            free.put(_Lane(ours, self._generation))
+        self._control, self._process, self._free = control, process, free
         self._started_at = time.monotonic()
         log.info("filing worker started (pid %s)", process.pid)
 
-    def _send(self, message: tuple[Any, ...]) -> bool:
-        """Send on the current pipe (the caller holds the lock); False if the worker is gone."""
-        if self._conn is None:
-            return False
-        try:
-            self._conn.send(message)
-        except (OSError, ValueError):
-            return False
-        return True
+    def _send_control(self, message: tuple[Any, ...]) -> None:
+        """Send to the current worker (the caller holds the lock); if it is gone, the watcher
+        is already replacing it, and a new worker delivers whatever is due when it starts."""
+        if self._control is None:
+            return
+        with contextlib.suppress(OSError):
+            wire.send(self._control, message)
 
-    def _read_replies(self) -> None:
-        """The link's one thread: settles replies, and replaces a worker that dies. Whatever goes
-        wrong, it carries on: without it, no ack would ever hear back."""
+    def _watch(self) -> None:
+        """The watcher's one thread: waits for the worker to exit, and replaces it unless it was
+        told to stop."""
         while True:
-            conn = self._conn
-            assert conn is not None
+            process = self._process
+            assert process is not None
+            multiprocessing.connection.wait([process.sentinel])  # its exit; stop() reaps it
+            if self._stopping.is_set():
+                return
+            process.join(5)
             try:
-                reply = conn.recv()
-            except (EOFError, OSError):
-                if self._stopping.is_set():
-                    return
-                self._replace_dead_worker()
-                continue
+                self._replace_dead_worker(process)
             except Exception:
-                log.exception("couldn't read the filing worker's reply")
-                continue
-            try:
-                self._settle(reply)
-            except Exception:
-                log.exception("couldn't settle the filing worker's replies")
+                log.exception("couldn't replace the filing worker; trying again")
 
-    def _settle(self, message: tuple[Any, ...]) -> None:
-        _, replies = message
+    def _replace_dead_worker(self, old: BaseProcess) -> None:
+        log.error("the filing worker stopped (exit code %s); starting a new one", old.exitcode)
         with self._lock:
-            settled = [
-                (self._pending.pop(request_id, None), verdict, detail)
-                for verdict, request_id, detail in replies
-            ]
-        for outcome, verdict, detail in settled:
-            if outcome is None:
-                continue
-            if verdict == "filed":
-                outcome.set_result(int(detail))
-            elif verdict == "unavailable":
-                outcome.set_exception(FilingUnavailable(str(detail)))
-            else:
-                outcome.set_exception(FilingFailed(f"the filing worker couldn't file it: {detail}"))
-
-    def _replace_dead_worker(self) -> None:
-        with self._lock:
-            old = self._process
-        if old is not None:
-            old.join(1)
-            if old.is_alive():  # the pipe broke but the process lives on: don't run two outboxes
-                old.kill()
-                old.join(5)
-        log.error(
-            "the filing worker stopped (exit code %s); starting a new one",
-            old.exitcode if old is not None else None,
-        )
-        self._fail_pending(FilingUnavailable("the filing worker stopped"))
+            # Filings waiting on the old worker's lanes see their ends close and fail over to the
+            # retry path; new ones fail over at once until the new worker is up.
+            old_lanes, self._free = self._free, None
+            while old_lanes is not None and not old_lanes.empty():
+                old_lanes.get().sock.close()
+            if self._control is not None:
+                self._control.close()
+                self._control = None
         if time.monotonic() - self._started_at > STEADY_SECONDS:
             self._restarts = 0  # it had been running fine: this is no crash loop
         while not self._stopping.wait(self._next_backoff()):
@@ -217,8 +265,6 @@ class FilingWorker:
                 if self._stopping.is_set():
                     return
                 try:
-                    if self._conn is not None:
-                        self._conn.close()
                     self._spawn()
                 except Exception:
                     log.exception("couldn't start a new filing worker; trying again")
@@ -230,15 +276,19 @@ class FilingWorker:
         self._restarts += 1
         return delay
 
-    def _fail_pending(self, error: Exception) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        for outcome in pending.values():
-            outcome.set_exception(error)
+
+def _take(free: queue.SimpleQueue[_Lane], deadline: float | None) -> _Lane:
+    try:
+        return free.get(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
+    except queue.Empty:
+        raise TimeoutError("every lane to the filing worker is busy") from None
 
 
-def run_worker(settings: Settings, conn: Connection, log_level: int) -> None:
-    """The worker process: the filer and the dispatcher, fed by the web process over `conn`."""
+def run_worker(
+    settings: Settings, control: socket.socket, lanes: list[socket.socket], log_level: int
+) -> None:
+    """The worker process: the filer and the dispatcher, fed by the web process over `lanes`
+    (filings) and `control` (wake and stop)."""
     _die_with_parent()
     from bot.cli import GIL_SWITCH_INTERVAL_SECONDS, LOG_FORMAT
 
@@ -257,7 +307,7 @@ def run_worker(settings: Settings, conn: Connection, log_level: int) -> None:
     dispatcher.start()
     freeze_startup_heap()
     try:
-        _serve(conn, filer=filer, wake=dispatcher.wake)
+        _serve(control, lanes, filer=filer, wake=dispatcher.wake)
     finally:
         filer.stop()
         dispatcher.stop()
@@ -277,48 +327,60 @@ def _verdict(outcome: Future[int]) -> tuple[str, Any]:
     return "failed", f"{type(error).__name__}: {why}"
 
 
-def _serve(conn: Connection, *, filer: Filer, wake: Callable[[], None]) -> None:
-    """The worker's loop, all in one thread: take every message waiting on the pipe, store the
-    submissions among them as one batch, and send back every outcome in one message. (A thread
-    each for reading, filing and replying cost a hand-over per step, and the acks waited on it.)"""
-    while True:
-        try:
-            messages = [conn.recv()]
-            while conn.poll(0):
-                messages.append(conn.recv())
-        except (EOFError, OSError):
-            return  # the web process is gone
-        files = [message for message in messages if message[0] == "file"]
-        if files:
-            outcomes = filer.file_together([submission for _, _, submission in files])
-            replies = [
-                _reply(request_id, outcome)
-                for (_, request_id, _), outcome in zip(files, outcomes, strict=True)
-            ]
-            try:
-                conn.send(("settled", replies))
-            except (OSError, ValueError):
-                return  # the web process is gone
-        if any(message[0] == "wake" for message in messages):
-            wake()
-        if any(message[0] == "stop" for message in messages):
-            return
+def _serve(
+    control: socket.socket, lanes: list[socket.socket], *, filer: Filer, wake: Callable[[], None]
+) -> None:
+    """The worker's loop, all in one thread: take the submission waiting on every lane that has
+    one, store them as one batch, and answer each on its own lane. (A thread each for reading,
+    filing and replying cost a hand-over per step, and the acks waited on it.)"""
+    with selectors.DefaultSelector() as selector:
+        for sock in (control, *lanes):
+            selector.register(sock, selectors.EVENT_READ, sock)
+        while True:
+            asks: list[tuple[socket.socket, int, Submission]] = []
+            orders: list[str] = []
+            for key, _ in selector.select():
+                sock = key.data
+                try:
+                    message = wire.receive(sock)
+                except (EOFError, OSError, wire.Torn):
+                    if sock is control:
+                        return  # the web process is gone
+                    selector.unregister(sock)  # a lane the web process gave up on
+                    sock.close()
+                    continue
+                if message[0] == "file":
+                    asks.append((sock, message[1], message[2]))
+                else:
+                    orders.append(message[0])
+            if asks:
+                _answer(asks, filer.file_together([submission for _, _, submission in asks]))
+            if "wake" in orders:
+                wake()
+            if "stop" in orders:
+                return
 
 
-def _reply(request_id: int, outcome: Future[int]) -> tuple[str, int, Any]:
+def _answer(asks: list[tuple[socket.socket, int, Submission]], outcomes: list[Future[int]]) -> None:
+    for (lane, request_id, _), outcome in zip(asks, outcomes, strict=True):
+        with contextlib.suppress(OSError):  # that lane's end is gone: nobody to tell
+            wire.send(lane, _reply(request_id, outcome))
+
+
+def _reply(request_id: int, outcome: Future[int]) -> tuple[int, str, Any]:
     """What became of one submission; whatever its outcome, a reply goes back."""
     try:
         verdict, detail = _verdict(outcome)
     except Exception:
         log.exception("couldn't word the reply for a submission")
         verdict, detail = "failed", "unreadable outcome"
-    return verdict, request_id, detail
+    return request_id, verdict, detail
 
 
 def _die_with_parent() -> None:
     """On Linux, have the kernel kill this process when the web process dies, however it dies.
     (Strictly, when the thread that started it ends: the main thread starts the first worker,
-    and the link's reader thread, which lives as long as the process, starts any replacement.)"""
+    and the watcher thread, which lives as long as the process, starts any replacement.)"""
     if not sys.platform.startswith("linux"):
         return
     with contextlib.suppress(OSError, AttributeError):

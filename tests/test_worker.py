@@ -8,12 +8,14 @@ is delivered by the worker when the web process rings for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import Future
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
@@ -25,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bot.capture import file_submission, store_before_ack
 from bot.clock import system_clock
 from bot.deps import Deps
-from bot.errors import FilingFailed, FilingUnavailable
+from bot.errors import FilingFailed, FilingUnavailable, InvalidSubmission
 from bot.intake import ReplyTarget, Submission
 from bot.runtime import import_routes_file, migrate
 from bot.settings import Settings
@@ -93,11 +95,17 @@ def prepared(settings: Settings) -> Settings:
     return settings
 
 
+def _file_at_once(worker: FilingWorker, submissions: list[Submission]) -> list[Future[int]]:
+    """Each submission filed from a thread of its own, as request threads do."""
+    with ThreadPoolExecutor(max_workers=len(submissions)) as threads:
+        return [threads.submit(worker.file, submission, timeout=60) for submission in submissions]
+
+
 def test_the_worker_files_what_the_web_process_submits(prepared: Settings, fake_slack: FakeSlack) -> None:
     worker = FilingWorker(prepared)
     worker.start()
     try:
-        outcomes: list[Future[int]] = [worker.submit(_submission(n)) for n in range(30)]
+        outcomes = _file_at_once(worker, [_submission(n) for n in range(30)])
         numbers = [outcome.result(timeout=60) for outcome in outcomes]
         assert len(set(numbers)) == 30
         # A resubmission (a retried ack) gets the same number and files nothing new.
@@ -113,17 +121,67 @@ def test_the_worker_files_what_the_web_process_submits(prepared: Settings, fake_
 def test_stopping_lets_the_worker_store_what_it_was_given_first(prepared: Settings) -> None:
     worker = FilingWorker(prepared)
     worker.start()
-    outcomes = [worker.submit(_submission(n)) for n in range(40)]
-    worker.stop()  # straight away: the 40 are in the pipe, or in the filer's queue
-    assert len({outcome.result(timeout=0) for outcome in outcomes}) == 40
+    with ThreadPoolExecutor(max_workers=40) as threads:
+        outcomes = [threads.submit(worker.file, _submission(n), timeout=60) for n in range(40)]
+        deadline = time.monotonic() + 30
+        # Every filing is under way (sent down its lane) or already answered...
+        while worker.filings_under_way + sum(outcome.done() for outcome in outcomes) < 40:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        worker.stop()  # ...and the stop waits for the answers before the worker goes
+        numbers = {outcome.result(timeout=0) for outcome in outcomes}
+    assert len(numbers) == 40
     assert _count(prepared.database_url, Item) == 40
 
 
 def test_invalid_text_is_refused_without_a_trip_to_the_worker(prepared: Settings) -> None:
     worker = FilingWorker(prepared)  # never started: nothing may reach it
-    refused = worker.submit(Submission(kind=ItemKind.ALARM, text="   ", raiser_id="U0RAISER"))
-    assert refused.exception(timeout=1) is not None
-    assert not isinstance(refused.exception(), FilingUnavailable)
+    with pytest.raises(InvalidSubmission):
+        worker.file(Submission(kind=ItemKind.ALARM, text="   ", raiser_id="U0RAISER"), timeout=1)
+
+
+@contextlib.contextmanager
+def _items_locked(database_url: str) -> Iterator[None]:
+    """Hold the items table so that the worker's next batch waits."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("LOCK TABLE items IN EXCLUSIVE MODE")
+            else:
+                connection.exec_driver_sql("SELECT 1")  # its BEGIN IMMEDIATE takes the write lock
+            try:
+                yield
+            finally:
+                connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def _number_of(database_url: str, intake_key: str) -> int | None:
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            return session.scalar(select(Item.id).where(Item.intake_key == intake_key))
+    finally:
+        engine.dispose()
+
+
+def test_a_late_answer_is_not_taken_for_the_next_filing_on_its_lane(prepared: Settings) -> None:
+    worker = FilingWorker(prepared, lanes=1)  # every filing takes the same lane
+    worker.start()
+    try:
+        worker.file(_submission(0), timeout=60)  # the worker is up and has its connection
+        with _items_locked(prepared.database_url), pytest.raises(TimeoutError):
+            worker.file(_submission(1), timeout=0.5)  # answered only after we stopped waiting
+        second = worker.file(_submission(2), timeout=60)  # the late answer arrives first on the lane
+        assert second == _number_of(prepared.database_url, "command:worker-2")
+        assert worker.file(_submission(1), timeout=60) == _number_of(
+            prepared.database_url, "command:worker-1"
+        )
+        assert _count(prepared.database_url, Item) == 3
+    finally:
+        worker.stop()
 
 
 def test_a_worker_that_dies_is_replaced_and_nothing_is_lost_or_doubled(prepared: Settings) -> None:
