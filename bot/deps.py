@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +28,7 @@ class Deps:
     clock: Clock
     wake_outbox: Callable[[], None]
     filer: Filing  # stores submissions, batching those that arrive together
+    later: Executor  # work that goes on after a listener has answered Slack (a slow save's retries)
     members_of: MembersOf
     zone_of: Callable[[str], str]  # a user's Slack time zone, CX_TIMEZONE when unknown
 

@@ -103,6 +103,9 @@ def build_runtime(
     filer = make_filer(settings, session_factory, clock=clock, dispatcher=dispatcher)
     worker = FilingWorker(settings) if filing_worker else None
     filing: Filing = worker or filer
+    listener_threads = listener_executor or ThreadPoolExecutor(
+        max_workers=LISTENER_THREADS, thread_name_prefix="cxbot-listener"
+    )
     directory = Directory(make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=True))
     deps = Deps(
         settings=settings,
@@ -110,17 +113,14 @@ def build_runtime(
         clock=clock,
         wake_outbox=worker.wake if worker else dispatcher.wake,
         filer=filing,
+        later=listener_threads,
         members_of=directory.members_of,
         zone_of=lambda user: directory.timezone_of(user, default=settings.timezone),
     )
     return Runtime(
         engine=engine,
         deps=deps,
-        app=create_app(
-            deps,
-            listener_executor=listener_executor
-            or ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="cxbot-listener"),
-        ),
+        app=create_app(deps, listener_executor=listener_threads),
         dispatcher=dispatcher,
         filer=filer,
         worker=worker,

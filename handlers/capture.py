@@ -6,9 +6,10 @@ import enum
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltRequest
 from slack_sdk import WebClient
 
+from bot.ack_relay import InRequestThread
 from bot.blocks.ids import Callback, Field
 from bot.blocks.modal import read_values
 from bot.blocks.replies import saving_slowly, usage
@@ -23,6 +24,7 @@ from bot.commands import FileNow, OpenModal, ShowHelp, read_command_text
 from bot.deps import Deps
 from bot.errors import InvalidSubmission
 from bot.intake import ReplyTarget, Submission, check_text
+from handlers.errors import report
 from storage.models import ItemKind
 
 
@@ -48,11 +50,20 @@ _KIND_OF_CALLBACK = {Callback.FILE_ALARM: ItemKind.ALARM, Callback.FILE_IDEA: It
 
 
 def register(app: App, deps: Deps) -> None:
+    # Filing a command's text, and a filled-in form, ack once the item is stored and have nothing
+    # left to do after: they answer from the request thread (bot/ack_relay.py). A command that
+    # opens the form acks first and calls Slack after, so it runs on a listener thread.
     for command in Command:
-        app.command(command)(_command_listener(deps, command))
+        app.command(command, middleware=[InRequestThread(when=_answers_at_once)])(
+            _command_listener(deps, command)
+        )
     app.shortcut(Shortcut.RAISE_FROM_MESSAGE)(_shortcut_listener(deps))
     for callback in _KIND_OF_CALLBACK:
-        app.view_submission(callback)(_submission_listener(deps, callback))
+        app.view_submission(callback, middleware=[InRequestThread()])(_submission_listener(deps, callback))
+
+
+def _answers_at_once(req: BoltRequest) -> bool:
+    return not isinstance(read_command_text(str(req.body.get("text") or "")), OpenModal)
 
 
 def _command_listener(deps: Deps, command: Command) -> Any:
@@ -90,13 +101,21 @@ def _command_listener(deps: Deps, command: Command) -> Any:
             ack()
             return
         # The database is slow or down. Slack needs its answer within 3 s; say so, and keep trying
-        # (the intake key files it once however many attempts reach the database).
+        # on another thread (the intake key files it once however many attempts reach the
+        # database), since Slack hears this ack only once the listener returns.
         reply = saving_slowly()
         ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
-        file_submission(deps, submission, patience=SAVE_PATIENCE_SECONDS)
+        deps.later.submit(_keep_saving, deps, submission, command)
 
     on_command.__name__ = f"on_{kind.value}_command"
     return on_command
+
+
+def _keep_saving(deps: Deps, submission: Submission, command: dict[str, Any]) -> None:
+    try:
+        file_submission(deps, submission, patience=SAVE_PATIENCE_SECONDS)
+    except Exception as error:
+        report(error, command)  # as Bolt's error handler would: the raiser gets their words back
 
 
 def _shortcut_listener(deps: Deps) -> Any:

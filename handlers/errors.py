@@ -18,10 +18,12 @@ log = logging.getLogger("cxbot.errors")
 
 
 def register(app: App, deps: Deps) -> None:
-    app.error(_on_error)
+    app.error(report)
 
 
-def _on_error(error: Exception, body: dict[str, Any]) -> None:
+def report(error: Exception, body: dict[str, Any]) -> None:
+    """Bolt's error handler, and the same for work a listener handed to another thread: tell the
+    user who sent `body` what went wrong, and give back what they typed."""
     if isinstance(error, CxError):
         text = error.user_message
     else:

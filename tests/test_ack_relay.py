@@ -17,7 +17,7 @@ import pytest
 from slack_bolt import Ack
 from slack_bolt.listener import thread_runner
 
-from bot.ack_relay import AckWaitingExecutor, RingingAck, ring_on_ack
+from bot.ack_relay import AckWaitingExecutor, InRequestThread, RingingAck, ring_on_ack
 from tests.fake_slack import FakeSlack
 from tests.support import BotUnderTest
 
@@ -118,3 +118,38 @@ def test_the_ack_does_not_wait_for_work_the_listener_does_after_it(
     assert bolt_sleeps.sleeps == 0
     bot.settle()
     assert fake_slack.calls_to("views.open")
+
+
+def test_a_listener_marked_in_request_thread_runs_there(pool: ThreadPoolExecutor) -> None:
+    request = _FakeRequest()
+    ring_on_ack(request)  # type: ignore[arg-type]
+    InRequestThread().process(req=request, resp=None, next=lambda: None)  # type: ignore[arg-type]
+    ran_in: list[threading.Thread] = []
+    done = AckWaitingExecutor(pool).submit(lambda: ran_in.append(threading.current_thread()))
+    assert done.done() and ran_in == [threading.current_thread()]
+    # The next request on this thread runs its listener on the pool again, unless it is marked too.
+    ring_on_ack(_FakeRequest())  # type: ignore[arg-type]
+    elsewhere = AckWaitingExecutor(pool).submit(lambda: threading.current_thread())
+    assert elsewhere.result(timeout=10) is not threading.current_thread()
+
+
+def test_in_request_thread_can_pick_its_requests(pool: ThreadPoolExecutor) -> None:
+    request = _FakeRequest()
+    ring_on_ack(request)  # type: ignore[arg-type]
+    InRequestThread(when=lambda req: False).process(req=request, resp=None, next=lambda: None)  # type: ignore[arg-type]
+    ran = AckWaitingExecutor(pool).submit(lambda: threading.current_thread())
+    assert ran.result(timeout=10) is not threading.current_thread()
+
+
+def test_a_filed_command_is_answered_from_the_request_thread(bot: BotUnderTest, monkeypatch: Any) -> None:
+    """Filing a command's text is the hot path: no hand-over to a listener thread and back."""
+    filed_from: list[str] = []
+    file = bot.runtime.filer.file
+
+    def noting_thread(submission: Any, *, timeout: float | None = None) -> int:
+        filed_from.append(threading.current_thread().name)
+        return file(submission, timeout=timeout)
+
+    monkeypatch.setattr(bot.runtime.filer, "file", noting_thread)
+    assert bot.command("/cx-alarm", "refund missing").status == 200
+    assert len(filed_from) == 1 and filed_from[0].startswith("waitress")

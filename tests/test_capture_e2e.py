@@ -458,3 +458,28 @@ def test_a_database_too_slow_for_the_ack_is_said_and_the_save_still_lands(
     assert len(attempts) == 2 and attempts[0] == attempts[1]  # retried with the same intake key
     [confirmation] = [c for c in fake_slack.calls_to("response_url") if c.path.endswith("slow")]
     assert f"#{items(bot)[0].id}" in json.dumps(confirmation.args)
+
+
+def test_a_save_that_never_lands_gives_the_raiser_their_words_back(
+    bot: BotUnderTest, fake_slack: FakeSlack, monkeypatch: Any
+) -> None:
+    from concurrent.futures import Future
+
+    from sqlalchemy.exc import OperationalError
+
+    import handlers.capture
+
+    def down(submission: Any) -> Future[int]:
+        failed: Future[int] = Future()
+        failed.set_exception(OperationalError("INSERT", {}, Exception("server closed the connection")))
+        return failed
+
+    monkeypatch.setattr(bot.runtime.filer, "submit", down)
+    monkeypatch.setattr(handlers.capture, "SAVE_PATIENCE_SECONDS", 1.0)
+    answer = bot.command("/cx-alarm", "Refund <never> arrived", response_url=fake_slack.response_url("lost"))
+    assert "taking longer than usual" in answer.json()["text"]  # answered at once; retries go on after
+    bot.settle()
+    assert items(bot) == []
+    [apology] = [c for c in fake_slack.calls_to("response_url") if c.path.endswith("lost")]
+    said = json.dumps(apology.args)
+    assert "something went wrong" in said and "Refund &lt;never&gt; arrived" in said
