@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 from bot import payload_guard
@@ -28,21 +28,23 @@ def make_web_client(token: str, base_url: str, *, retries: bool, timeout: int = 
     return client
 
 
-def _request_guard(
-    replays: ReplayGuard | None,
-) -> Callable[[BoltRequest, BoltResponse, Callable[[], Any]], Any]:
-    """One middleware (Bolt's cost is per middleware) refusing replayed requests with 401, then
-    malformed payloads with 400, before any listener sees them; the rest get an ack that answers
-    Slack as soon as it is called (bot/ack_relay.py)."""
+class RequestGuard(Middleware):
+    """The app's one middleware (Bolt's cost is per middleware, and a plain Middleware class spares
+    it inspecting a function's arguments on every request): refuses replayed requests with 401,
+    then malformed payloads with 400, before any listener sees them; the rest get an ack that
+    answers Slack as soon as it is called (bot/ack_relay.py)."""
 
-    def guard(req: BoltRequest, resp: BoltResponse, next: Callable[[], Any]) -> Any:
-        refused = (replays.refusal(req) if replays else None) or payload_guard.refusal(req)
+    def __init__(self, replays: ReplayGuard | None) -> None:
+        self._replays = replays
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        refused = (self._replays.refusal(req) if self._replays else None) or payload_guard.refusal(req)
         if refused is not None:
             return refused
         ring_on_ack(req)
         return next()
-
-    return guard
 
 
 def create_app(deps: Deps, *, listener_executor: Executor | None = None) -> App:
@@ -56,6 +58,6 @@ def create_app(deps: Deps, *, listener_executor: Executor | None = None) -> App:
         process_before_response=False,
         listener_executor=AckWaitingExecutor(listener_executor or ThreadPoolExecutor(max_workers=5)),
     )
-    app.middleware(_request_guard(ReplayGuard() if settings.slack_signing_secret else None))
+    app.use(RequestGuard(ReplayGuard() if settings.slack_signing_secret else None))
     register_all(app, deps)
     return app
