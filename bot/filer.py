@@ -71,7 +71,7 @@ class Filer:
         self._waiting: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._activity = threading.Condition()
+        self._activity = threading.Lock()  # guards _in_flight and _last_activity
         self._in_flight = 0
         self._last_activity = time.monotonic()
         self._filed_log = FiledLog()
@@ -113,13 +113,15 @@ class Filer:
         delivery so that a burst of filings is stored and acked first; Slack wants the acks
         within 3 s, and the deliveries can wait a moment."""
         deadline = time.monotonic() + longest
-        with self._activity:
-            while (now := time.monotonic()) < deadline:
+        while (now := time.monotonic()) < deadline:
+            with self._activity:
                 calm_for = now - self._last_activity
-                if self._in_flight == 0 and calm_for >= quiet:
-                    return
-                wait = deadline - now if self._in_flight else min(quiet - calm_for, deadline - now)
-                self._activity.wait(wait)
+                busy = self._in_flight > 0
+            if not busy and calm_for >= quiet:
+                return
+            # Filings don't ring when they finish: under a burst that would wake this thread
+            # once a batch, for nothing. It looks again when the quiet could be over.
+            time.sleep(min(quiet if busy else quiet - calm_for, deadline - now))
 
     def file(self, submission: Submission, *, timeout: float | None = None) -> int:
         """Store it and return its number (blocking), or raise what stopped it."""
@@ -190,7 +192,6 @@ class Filer:
         with self._activity:
             self._in_flight -= len(batch)
             self._last_activity = time.monotonic()
-            self._activity.notify_all()
         self._after_filing()
 
     def _store(self, submissions: list[Submission]) -> list[int]:
