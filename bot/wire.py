@@ -24,8 +24,12 @@ class Torn(Exception):
     """A message stopped arriving partway through: what follows on this socket can't be read."""
 
 
-def send(sock: socket.socket, message: Any) -> None:
+def send(sock: socket.socket, message: Any, *, timeout: float | None = None) -> None:
+    """TimeoutError if it couldn't all go within `timeout` seconds: part of it may have gone,
+    and the socket can't be used for messages any more."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    if sock.gettimeout() != timeout:
+        sock.settimeout(timeout)
     sock.sendall(_HEADER.pack(len(data)) + data)
 
 

@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 # Lanes from the web process to the worker, each carrying one filing at a time: more than the
 # threads that file at once (the HTTP server's request threads, and the listener threads).
 LANES = 48
+# A lane's message goes out at once unless the worker is stuck; past this it counts as broken.
+SEND_TIMEOUT_SECONDS = 5.0
 # The worker's own stop: the filer's last batch, the last replies, the delivery under way.
 STOP_TIMEOUT_SECONDS = 30.0
 # A worker that keeps dying is restarted ever more slowly; once one has run this long, the next
@@ -66,14 +68,59 @@ _PR_SET_PDEATHSIG = 1
 
 
 class _Lane:
-    """The web process's end of one lane, and the worker it leads to."""
+    """The web process's end of one lane."""
 
-    __slots__ = ("broken", "generation", "sock")
+    __slots__ = ("broken", "sock")
 
-    def __init__(self, sock: socket.socket, generation: int) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.generation = generation
         self.broken = False
+
+
+class _Lanes:
+    """The lanes to one worker process: whoever files takes one, and gives it back once answered.
+    When that worker is gone, its lanes are closed, and whoever waits for one (or asks for one
+    later) hears so at once."""
+
+    def __init__(self, socks: list[socket.socket]) -> None:
+        self._free: queue.SimpleQueue[_Lane | None] = queue.SimpleQueue()
+        for sock in socks:
+            self._free.put(_Lane(sock))
+        self.count = len(socks)
+        self.broken = 0
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def take(self, deadline: float | None) -> _Lane:
+        wait = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        try:
+            lane = self._free.get(timeout=wait)
+        except queue.Empty:
+            raise TimeoutError("every lane to the filing worker is busy") from None
+        if lane is None:
+            self._free.put(None)  # for the next one waiting
+            raise FilingUnavailable("the filing worker stopped")
+        return lane
+
+    def give_back(self, lane: _Lane) -> None:
+        with self._lock:
+            if lane.broken or self._closed:
+                self.broken += lane.broken
+                lane.sock.close()
+            else:
+                self._free.put(lane)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            while True:
+                try:
+                    lane = self._free.get_nowait()
+                except queue.Empty:
+                    break
+                if lane is not None:
+                    lane.sock.close()
+            self._free.put(None)
 
 
 class FilingWorker:
@@ -87,8 +134,7 @@ class FilingWorker:
         self._lock = threading.Lock()
         self._all_settled = threading.Condition(self._lock)
         self._under_way = 0
-        self._generation = 0
-        self._free: queue.SimpleQueue[_Lane] | None = None  # None while no worker is running
+        self._lanes: _Lanes | None = None  # None while no worker is running
         self._control: socket.socket | None = None
         self._process: BaseProcess | None = None
         self._watcher: threading.Thread | None = None
@@ -105,16 +151,18 @@ class FilingWorker:
         with self._lock:
             if self._stopping.is_set():
                 raise FilingFailed("cxbot is stopping")
-            free = self._free
+            lanes = self._lanes
             self._under_way += 1
         try:
-            if free is None:
+            if lanes is None:
                 raise FilingUnavailable("the filing worker is restarting")
-            lane = _take(free, deadline)
+            lane = lanes.take(deadline)
             try:
                 verdict, detail = self._ask(lane, submission, deadline)
             finally:
-                self._give_back(lane, free)
+                lanes.give_back(lane)
+                if lane.broken:
+                    self._mind_broken_lanes(lanes)
         finally:
             with self._lock:
                 self._under_way -= 1
@@ -134,7 +182,7 @@ class FilingWorker:
     def _ask(self, lane: _Lane, submission: Submission, deadline: float | None) -> tuple[str, Any]:
         request_id = next(self._ids)
         try:
-            wire.send(lane.sock, ("file", request_id, submission))
+            wire.send(lane.sock, ("file", request_id, submission), timeout=SEND_TIMEOUT_SECONDS)
         except OSError:  # the worker is gone, or the send broke off partway (the lane is unusable)
             lane.broken = True
             raise FilingUnavailable("the filing worker stopped") from None
@@ -150,11 +198,16 @@ class FilingWorker:
             lane.broken = True
             raise FilingUnavailable("the filing worker stopped") from None
 
-    def _give_back(self, lane: _Lane, free: queue.SimpleQueue[_Lane]) -> None:
-        if lane.broken or lane.generation != self._generation:
-            lane.sock.close()  # its worker is gone; the new one has lanes of its own
-        else:
-            free.put(lane)
+    def _mind_broken_lanes(self, lanes: _Lanes) -> None:
+        """A lane can break with its worker alive (a message cut off by a timeout); with too many
+        gone, restart the worker, which comes back with a full set."""
+        with self._lock:
+            if lanes is not self._lanes or lanes.broken < lanes.count // 4 or self._stopping.is_set():
+                return
+            process = self._process
+        log.warning("%d of the filing worker's %d lanes broke; restarting it", lanes.broken, lanes.count)
+        if process is not None:
+            process.kill()  # the watcher starts a new one
 
     # Lifetime.
     def start(self) -> None:
@@ -171,18 +224,30 @@ class FilingWorker:
     def stop(self) -> None:
         """Refuse new filings, let those under way finish, then let the worker store what it
         has and stop; kill it if it takes too long."""
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
         with self._lock:
             self._stopping.set()
             self._all_settled.wait_for(lambda: not self._under_way, STOP_TIMEOUT_SECONDS)
             self._send_control(("stop",))
             process = self._process
         if process is not None:
-            process.join(STOP_TIMEOUT_SECONDS)
+            process.join(max(deadline - time.monotonic(), 0.1))
             if process.is_alive():
                 log.warning("the filing worker didn't stop within %.0f s; killing it", STOP_TIMEOUT_SECONDS)
                 self._kill()
         if self._watcher is not None:
             self._watcher.join(5)
+        with self._lock:
+            self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        """Close the ends of the worker that is gone (the caller holds the lock)."""
+        lanes, self._lanes = self._lanes, None
+        if lanes is not None:
+            lanes.close()
+        if self._control is not None:
+            self._control.close()
+            self._control = None
 
     def _kill(self) -> None:
         with self._lock:
@@ -207,20 +272,24 @@ class FilingWorker:
         context = multiprocessing.get_context("spawn")
         control, their_control = socket.socketpair()
         pairs = [socket.socketpair() for _ in range(self._lane_count)]
-        process = context.Process(
-            target=run_worker,
-            args=(self._settings, their_control, [theirs for _, theirs in pairs], logging.getLogger().level),
-            name="cxbot-worker",
-            daemon=True,
-        )
-        process.start()
-        their_control.close()
-        self._generation += 1
-        free: queue.SimpleQueue[_Lane] = queue.SimpleQueue()
-        for ours, theirs in pairs:
-            theirs.close()
-            free.put(_Lane(ours, self._generation))
-        self._control, self._process, self._free = control, process, free
+        theirs = [their_control, *(their for _, their in pairs)]
+        try:
+            process = context.Process(
+                target=run_worker,
+                args=(self._settings, their_control, theirs[1:], logging.getLogger().level),
+                name="cxbot-worker",
+                daemon=True,
+            )
+            process.start()
+        except BaseException:
+            for sock in (control, *(ours for ours, _ in pairs)):
+                sock.close()
+            raise
+        finally:
+            for sock in theirs:  # the worker has its own copies now
+                sock.close()
+        self._control, self._process = control, process
+        self._lanes = _Lanes([ours for ours, _ in pairs])
         self._started_at = time.monotonic()
         log.info("filing worker started (pid %s)", process.pid)
 
@@ -250,14 +319,9 @@ class FilingWorker:
     def _replace_dead_worker(self, old: BaseProcess) -> None:
         log.error("the filing worker stopped (exit code %s); starting a new one", old.exitcode)
         with self._lock:
-            # Filings waiting on the old worker's lanes see their ends close and fail over to the
-            # retry path; new ones fail over at once until the new worker is up.
-            old_lanes, self._free = self._free, None
-            while old_lanes is not None and not old_lanes.empty():
-                old_lanes.get().sock.close()
-            if self._control is not None:
-                self._control.close()
-                self._control = None
+            # Filings waiting on the old worker (for its answer, or for a lane to it) fail over to
+            # the retry path, and so do new ones until the new worker is up.
+            self._close_sockets()
         if time.monotonic() - self._started_at > STEADY_SECONDS:
             self._restarts = 0  # it had been running fine: this is no crash loop
         while not self._stopping.wait(self._next_backoff()):
@@ -275,13 +339,6 @@ class FilingWorker:
         delay = RESTART_BACKOFF_SECONDS[min(self._restarts, len(RESTART_BACKOFF_SECONDS) - 1)]
         self._restarts += 1
         return delay
-
-
-def _take(free: queue.SimpleQueue[_Lane], deadline: float | None) -> _Lane:
-    try:
-        return free.get(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
-    except queue.Empty:
-        raise TimeoutError("every lane to the filing worker is busy") from None
 
 
 def run_worker(
@@ -358,7 +415,23 @@ def _serve(
             if "wake" in orders:
                 wake()
             if "stop" in orders:
+                _file_what_is_left(selector, filer)
                 return
+
+
+def _file_what_is_left(selector: selectors.BaseSelector, filer: Filer) -> None:
+    """Before stopping: file whatever is still waiting on the lanes (an ask whose sender stopped
+    waiting for the answer is still an item someone raised)."""
+    while True:
+        asks: list[tuple[socket.socket, int, Submission]] = []
+        for key, _ in selector.select(timeout=0):
+            with contextlib.suppress(EOFError, OSError, wire.Torn):
+                message = wire.receive(key.data)
+                if message[0] == "file":
+                    asks.append((key.data, message[1], message[2]))
+        if not asks:
+            return
+        _answer(asks, filer.file_together([submission for _, _, submission in asks]))
 
 
 def _answer(asks: list[tuple[socket.socket, int, Submission]], outcomes: list[Future[int]]) -> None:

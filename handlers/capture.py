@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltRequest
@@ -105,10 +107,20 @@ def _command_listener(deps: Deps, command: Command) -> Any:
         # database), since Slack hears this ack only once the listener returns.
         reply = saving_slowly()
         ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
-        deps.later.submit(_keep_saving, deps, submission, command)
+        _later(deps, _keep_saving, deps, submission, command)
 
     on_command.__name__ = f"on_{kind.value}_command"
     return on_command
+
+
+def _later(deps: Deps, work: Callable[..., None], *args: Any) -> None:
+    """Run `work` after this listener has answered Slack: on deps.later, or, once that pool has
+    shut down (cxbot is stopping), on a thread of its own. Never raise here: Slack hears this
+    listener's ack only once it returns."""
+    try:
+        deps.later.submit(work, *args)
+    except RuntimeError:
+        threading.Thread(target=work, args=args, name="cxbot-later", daemon=True).start()
 
 
 def _keep_saving(deps: Deps, submission: Submission, command: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -165,6 +166,48 @@ def _number_of(database_url: str, intake_key: str) -> int | None:
             return session.scalar(select(Item.id).where(Item.intake_key == intake_key))
     finally:
         engine.dispose()
+
+
+def test_stopping_stores_what_waits_on_the_lanes_even_when_nobody_waits_for_the_answer(
+    prepared: Settings,
+) -> None:
+    worker = FilingWorker(prepared, lanes=1)
+    worker.start()
+    worker.file(_submission(0), timeout=60)
+    with _items_locked(prepared.database_url):
+        for n in (1, 2, 3):  # the first is in the worker's batch, the others queue on the lane
+            with pytest.raises(TimeoutError):
+                worker.file(_submission(n), timeout=0.3)
+        stopping = threading.Thread(target=worker.stop)
+        stopping.start()
+        time.sleep(0.2)  # "stop" is on its way, and nobody is waiting for an answer
+    stopping.join(60)
+    assert not stopping.is_alive()
+    assert _count(prepared.database_url, Item) == 4
+
+
+def test_a_worker_killed_mid_filing_fails_over_whoever_waits_on_it(prepared: Settings) -> None:
+    worker = FilingWorker(prepared, lanes=1)
+    worker.start()
+    try:
+        worker.file(_submission(0), timeout=60)
+        with _items_locked(prepared.database_url), ThreadPoolExecutor(max_workers=2) as threads:
+            answering = threads.submit(worker.file, _submission(1), timeout=60)  # holds the lane
+            while worker.filings_under_way < 1:
+                time.sleep(0.01)
+            waiting = threads.submit(worker.file, _submission(2), timeout=60)  # waits for the lane
+            while worker.filings_under_way < 2:
+                time.sleep(0.01)
+            time.sleep(0.1)
+            assert worker.pid is not None
+            os.kill(worker.pid, signal.SIGKILL)
+            # Both hear at once that the worker is gone, not when their minute is up.
+            for outcome in (answering, waiting):
+                assert isinstance(outcome.exception(timeout=10), FilingUnavailable)
+        numbers = [_file_patiently(worker, _submission(n)) for n in (1, 2)]
+        assert len(set(numbers)) == 2
+    finally:
+        worker.stop()
 
 
 def test_a_late_answer_is_not_taken_for_the_next_filing_on_its_lane(prepared: Settings) -> None:
