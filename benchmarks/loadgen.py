@@ -1,9 +1,11 @@
 """The load generator: N signed `/cx-alarm <text>` slash commands from C concurrent clients.
 
 Each client is one keep-alive connection with one request in flight; one thread drives them all
-with a selector. Every request is built, signed (as Slack signs them, see tests/support.py
-`signature`) and serialised before the clock starts, so the timings are the server's: from
-sending the request to having read the whole response (the ack).
+with a selector. Every request is built, signed (as Slack signs them, see tests/signing.py) and
+serialised before the clock starts, so the timings are the server's: from sending the request to
+having read the whole response (the ack). The generator imports nothing of the bot, and its
+garbage collector is off while the clock runs: a full collection of a process that had loaded
+the bot took 80 to 90 ms, and every request in flight would have been charged with it.
 
 It runs as its own process (`python -m benchmarks.loadgen`, a JSON spec on stdin, a JSON result on
 stdout) so that the fake Slack server in the benchmark process doesn't compete with it for the GIL.
@@ -12,6 +14,7 @@ Bounded: exactly `requests` requests, each with a timeout, and a deadline for th
 
 from __future__ import annotations
 
+import gc
 import json
 import selectors
 import socket
@@ -21,7 +24,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support import signature
+from tests.signing import signature
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,8 @@ def run(spec: Spec) -> dict[str, Any]:
 
     for client in clients:
         connect(client)
+    gc.collect()
+    gc.disable()  # a bounded run: what it allocates meanwhile is freed when the process exits
     started = time.perf_counter()
     for client in clients:
         send_next(client)
@@ -252,6 +257,7 @@ def run(spec: Spec) -> dict[str, Any]:
                 drop(client)
                 send_next(client)
     ended = time.perf_counter()
+    gc.enable()
     selector.close()
     ok = [lat for lat, status in zip(latencies, statuses, strict=True) if lat is not None and status == 200]
     by_status: dict[str, int] = {}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -17,8 +15,8 @@ from typing import Any
 
 from bot.runtime import Runtime
 from bot.server import EVENTS_PATH, make_http_server
+from tests.signing import SIGNING_SECRET, signature
 
-SIGNING_SECRET = "8f742231b10e8888abcd99a1b2c3d4e5"
 BOT_TOKEN = "xoxb-1-test"
 TRIAGE = "C0TRIAGE"
 ADMINS = ("U0ADMIN1", "U0ADMIN2")
@@ -85,11 +83,6 @@ owner = "S0ONBOARD"
 channel = "C0ONBOARD"
 keywords = ["signup", "welcome email", "invoice"]
 """
-
-
-def signature(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> str:
-    base = b"v0:" + str(timestamp).encode() + b":" + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
 @dataclass
