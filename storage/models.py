@@ -221,7 +221,8 @@ class Event(Base):
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    # Looked up through ix_events_item_id_kind_at, which leads with item_id.
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
