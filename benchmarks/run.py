@@ -62,7 +62,24 @@ def _command(argv: list[str]) -> str:
         shown = "python"
     if shown.startswith(".venv/") and not shown.startswith(".venv/bin/python"):
         shown = ".venv/bin/python"
-    return shlex.join([shown, "-m", "benchmarks", *argv])
+    return shlex.join([shown, "-m", "benchmarks", *_figures_options(argv)])
+
+
+# Where the results are written changes none of them: the command shown leaves these out.
+_OUTPUT_OPTIONS = ("--json", "--output", "--plot")
+
+
+def _figures_options(argv: list[str]) -> list[str]:
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _OUTPUT_OPTIONS:
+            skip = True
+        elif not arg.startswith(tuple(f"{option}=" for option in _OUTPUT_OPTIONS)):
+            kept.append(arg)
+    return kept
 
 
 def _strip_latencies(results: dict[str, Any]) -> dict[str, Any]:
