@@ -17,11 +17,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.errors import InvalidSubmission
+from bot.errors import InvalidSubmission, first_line
 from bot.intake import Submission, Triage, check_text, file_items
 from storage import routes as route_queries
 from storage.db import HeldConnection
@@ -106,6 +106,18 @@ class Filer:
                 self._last_activity = time.monotonic()
             self._file_batch(live)
         return outcomes
+
+    def keep_warm(self, *, within: float) -> None:
+        """For an idle moment of the thread that files: read the routes again and check out a
+        live connection if either would otherwise be due within `within` seconds, so the first
+        filing after a quiet spell doesn't pay for them while its ack waits."""
+        read_at, _routes = self._routes
+        if time.monotonic() - read_at >= ROUTES_MAX_AGE_SECONDS - within:
+            try:
+                self._read_routes()
+            except SQLAlchemyError as error:  # the next filing reads them, and reports it
+                log.debug("couldn't read the routes ahead of time: %s", first_line(error))
+        self._writer.refresh_if_idle(within=within)
 
     def wait_until_quiet(self, *, quiet: float, longest: float) -> None:
         """Block while submissions keep arriving: until none is in flight and the last one finished
@@ -209,9 +221,13 @@ class Filer:
         """The active routes, read again once they are ROUTES_MAX_AGE_SECONDS old."""
         read_at, routes = self._routes
         if time.monotonic() - read_at >= ROUTES_MAX_AGE_SECONDS:
-            with self._session_factory() as session:
-                routes = route_queries.active_routes(session=session)
-            self._routes = (time.monotonic(), routes)
+            routes = self._read_routes()
+        return routes
+
+    def _read_routes(self) -> list[Route]:
+        with self._session_factory() as session:
+            routes = route_queries.active_routes(session=session)
+        self._routes = (time.monotonic(), routes)
         return routes
 
     def _file_alone(self, request: _Request) -> None:

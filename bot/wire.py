@@ -1,10 +1,16 @@
 """Messages between cxbot's two processes, over connected sockets: each a pickle behind a 4-byte
 length.
 
-multiprocessing's Connection does the same, but it can wait for an answer with a timeout only by
-building a selector for each wait, and its pickler is a Python class built for each message. On
-the ack's path, once per slash command, those cost more than the message itself. Here a socket's
-own timeout does the waiting, and the pickling is the C pickler's.
+Every socket call in Python lets go of the interpreter lock for its system call and must win the
+lock back afterwards. In the web process under a burst, every thread wants the lock, so each of
+those calls costs a wait behind the others, and the acks waited on them. A socket with a Python
+timeout makes two calls for each read or write (a poll, then the call itself), and reading a
+length and then a body makes two reads. So a Channel keeps its socket in blocking mode, leaves
+the timeouts to the kernel (SO_RCVTIMEO, SO_SNDTIMEO), and reads whatever has arrived in one call
+into a buffer of its own: a message costs one call to send and, usually, one to receive.
+
+multiprocessing's Connection does the same framing, but it waits with a timeout by building a
+selector each time, and its pickler is a Python class built for each message.
 
 Both ends are this code, in processes started from the same installation: a pickle from the
 other end is as trusted as the code that reads it.
@@ -12,50 +18,109 @@ other end is as trusted as the code that reads it.
 
 from __future__ import annotations
 
+import math
 import pickle
 import socket
 import struct
+import time
 from typing import Any
 
 _HEADER = struct.Struct("!I")
+_TIMEVAL = struct.Struct("@ll")  # struct timeval: seconds, microseconds
+_READ_SIZE = 65536
 
 
-class Torn(Exception):
-    """A message stopped arriving partway through: what follows on this socket can't be read."""
+class Channel:
+    """One end of a connected stream socket, carrying whole messages."""
 
+    __slots__ = ("_buffer", "_timeouts", "sock")
 
-def send(sock: socket.socket, message: Any, *, timeout: float | None = None) -> None:
-    """TimeoutError if it couldn't all go within `timeout` seconds: part of it may have gone,
-    and the socket can't be used for messages any more."""
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    if sock.gettimeout() != timeout:
-        sock.settimeout(timeout)
-    sock.sendall(_HEADER.pack(len(data)) + data)
+    def __init__(self, sock: socket.socket) -> None:
+        sock.settimeout(None)  # blocking: Python makes the system call straight away, with no poll
+        self.sock = sock
+        self._buffer = bytearray()
+        self._timeouts: dict[int, float | None] = {socket.SO_RCVTIMEO: None, socket.SO_SNDTIMEO: None}
 
+    def fileno(self) -> int:
+        return self.sock.fileno()
 
-def receive(sock: socket.socket, *, timeout: float | None = None) -> Any:
-    """The next message. TimeoutError if none began to arrive within `timeout` seconds (the socket
-    can still be read later); EOFError if the other end has closed; Torn if one began to arrive
-    and the rest didn't within `timeout` again."""
-    if sock.gettimeout() != timeout:
-        sock.settimeout(timeout)
-    header = bytearray(_HEADER.size)
-    first = sock.recv_into(header)
-    if first == 0:
-        raise EOFError("the other end closed the socket")
-    try:
-        _fill(sock, memoryview(header)[first:])
-        (length,) = _HEADER.unpack(header)
-        body = bytearray(length)
-        _fill(sock, memoryview(body))
-    except (TimeoutError, EOFError) as error:
-        raise Torn(f"a message broke off: {error}") from error
-    return pickle.loads(body)
+    def close(self) -> None:
+        self.sock.close()
 
+    def send(self, message: Any, *, timeout: float | None = None) -> None:
+        """TimeoutError if it couldn't all go within `timeout` seconds: part of it may have gone,
+        and the channel can't be used for messages any more."""
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        self._set_timeout(socket.SO_SNDTIMEO, timeout)
+        try:
+            self.sock.sendall(_HEADER.pack(len(data)) + data)
+        except BlockingIOError as error:  # the kernel's send timeout ran out
+            raise TimeoutError("the other end isn't reading") from error
 
-def _fill(sock: socket.socket, view: memoryview) -> None:
-    while view:
-        got = sock.recv_into(view)
-        if got == 0:
+    def receive(self, *, timeout: float | None = None) -> Any:
+        """The next message. TimeoutError if it hasn't all arrived within `timeout` seconds (what
+        has arrived is kept, and the rest can be read later); EOFError if the other end has closed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            message = self._next_buffered()
+            if message is not _INCOMPLETE:
+                return message
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError("no message within the time allowed")
+            self._read(left)
+
+    def receive_arrived(self) -> list[Any]:
+        """For a loop that waits on a selector, once this socket is readable: read what has
+        arrived without waiting, and return every message now complete (one cut off partway
+        stays buffered until the rest arrives). EOFError if the other end has closed."""
+        try:
+            data = self.sock.recv(_READ_SIZE, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            data = None  # nothing after all
+        if data == b"":
             raise EOFError("the other end closed the socket")
-        view = view[got:]
+        if data:
+            self._buffer += data
+        messages = []
+        while (message := self._next_buffered()) is not _INCOMPLETE:
+            messages.append(message)
+        return messages
+
+    def _read(self, timeout: float | None) -> None:
+        self._set_timeout(socket.SO_RCVTIMEO, timeout)
+        try:
+            data = self.sock.recv(_READ_SIZE)
+        except BlockingIOError as error:  # the kernel's receive timeout ran out
+            raise TimeoutError("no message within the time allowed") from error
+        if not data:
+            raise EOFError("the other end closed the socket")
+        self._buffer += data
+
+    def _next_buffered(self) -> Any:
+        buffer = self._buffer
+        if len(buffer) < _HEADER.size:
+            return _INCOMPLETE
+        (length,) = _HEADER.unpack_from(buffer)
+        end = _HEADER.size + length
+        if len(buffer) < end:
+            return _INCOMPLETE
+        with memoryview(buffer) as view:
+            message = pickle.loads(view[_HEADER.size : end])
+        del buffer[:end]
+        return message
+
+    def _set_timeout(self, option: int, timeout: float | None) -> None:
+        """The kernel's timeout for this direction; 0 in a timeval means none. Set only when it
+        changes (a system call that keeps the interpreter lock)."""
+        if timeout is not None:
+            timeout = max(timeout, 1e-6)  # 0 would mean "wait forever"
+        if self._timeouts[option] == timeout:
+            return
+        seconds = 0.0 if timeout is None else timeout
+        whole = math.floor(seconds)
+        self.sock.setsockopt(socket.SOL_SOCKET, option, _TIMEVAL.pack(whole, int((seconds - whole) * 1e6)))
+        self._timeouts[option] = timeout
+
+
+_INCOMPLETE = object()

@@ -65,15 +65,18 @@ STOP_TIMEOUT_SECONDS = 30.0
 RESTART_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
 STEADY_SECONDS = 60.0
 _PR_SET_PDEATHSIG = 1
+# While no filing arrives, the worker looks this often whether its routes or its database
+# connection are due a refresh, and refreshes them then rather than in the next burst's first batch.
+IDLE_TICK_SECONDS = 1.0
 
 
 class _Lane:
     """The web process's end of one lane."""
 
-    __slots__ = ("broken", "sock")
+    __slots__ = ("broken", "channel")
 
     def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+        self.channel = wire.Channel(sock)
         self.broken = False
 
 
@@ -106,7 +109,7 @@ class _Lanes:
         with self._lock:
             if lane.broken or self._closed:
                 self.broken += lane.broken
-                lane.sock.close()
+                lane.channel.close()
             else:
                 self._free.put(lane)
 
@@ -119,7 +122,7 @@ class _Lanes:
                 except queue.Empty:
                     break
                 if lane is not None:
-                    lane.sock.close()
+                    lane.channel.close()
             self._free.put(None)
 
 
@@ -135,7 +138,7 @@ class FilingWorker:
         self._all_settled = threading.Condition(self._lock)
         self._under_way = 0
         self._lanes: _Lanes | None = None  # None while no worker is running
-        self._control: socket.socket | None = None
+        self._control: wire.Channel | None = None
         self._process: BaseProcess | None = None
         self._watcher: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -182,19 +185,19 @@ class FilingWorker:
     def _ask(self, lane: _Lane, submission: Submission, deadline: float | None) -> tuple[str, Any]:
         request_id = next(self._ids)
         try:
-            wire.send(lane.sock, ("file", request_id, submission), timeout=SEND_TIMEOUT_SECONDS)
+            lane.channel.send(("file", request_id, submission), timeout=SEND_TIMEOUT_SECONDS)
         except OSError:  # the worker is gone, or the send broke off partway (the lane is unusable)
             lane.broken = True
             raise FilingUnavailable("the filing worker stopped") from None
         try:
             while True:
                 wait = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-                reply_id, verdict, detail = wire.receive(lane.sock, timeout=wait)
+                reply_id, verdict, detail = lane.channel.receive(timeout=wait)
                 if reply_id == request_id:  # else: a late answer to an earlier ask that timed out
                     return verdict, detail
         except TimeoutError:
             raise TimeoutError("the filing worker hasn't answered yet") from None
-        except (EOFError, OSError, wire.Torn):
+        except (EOFError, OSError):
             lane.broken = True
             raise FilingUnavailable("the filing worker stopped") from None
 
@@ -288,7 +291,7 @@ class FilingWorker:
         finally:
             for sock in theirs:  # the worker has its own copies now
                 sock.close()
-        self._control, self._process = control, process
+        self._control, self._process = wire.Channel(control), process
         self._lanes = _Lanes([ours for ours, _ in pairs])
         self._started_at = time.monotonic()
         log.info("filing worker started (pid %s)", process.pid)
@@ -299,7 +302,7 @@ class FilingWorker:
         if self._control is None:
             return
         with contextlib.suppress(OSError):
-            wire.send(self._control, message)
+            self._control.send(message)
 
     def _watch(self) -> None:
         """The watcher's one thread: waits for the worker to exit, and replaces it unless it was
@@ -387,57 +390,74 @@ def _verdict(outcome: Future[int]) -> tuple[str, Any]:
 def _serve(
     control: socket.socket, lanes: list[socket.socket], *, filer: Filer, wake: Callable[[], None]
 ) -> None:
-    """The worker's loop, all in one thread: take the submission waiting on every lane that has
-    one, store them as one batch, and answer each on its own lane. (A thread each for reading,
-    filing and replying cost a hand-over per step, and the acks waited on it.)"""
+    """The worker's loop, all in one thread: take the submissions waiting on every lane that has
+    some, store them as one batch, and answer each on its own lane. (A thread each for reading,
+    filing and replying cost a hand-over per step, and the acks waited on it.) When nothing
+    arrives for a while, keep the filer ready for the next burst."""
+    control_channel = wire.Channel(control)
     with selectors.DefaultSelector() as selector:
-        for sock in (control, *lanes):
-            selector.register(sock, selectors.EVENT_READ, sock)
+        for channel in (control_channel, *map(wire.Channel, lanes)):
+            selector.register(channel, selectors.EVENT_READ, channel)
         while True:
-            asks: list[tuple[socket.socket, int, Submission]] = []
-            orders: list[str] = []
-            for key, _ in selector.select():
-                sock = key.data
-                try:
-                    message = wire.receive(sock)
-                except (EOFError, OSError, wire.Torn):
-                    if sock is control:
-                        return  # the web process is gone
-                    selector.unregister(sock)  # a lane the web process gave up on
-                    sock.close()
-                    continue
-                if message[0] == "file":
-                    asks.append((sock, message[1], message[2]))
-                else:
-                    orders.append(message[0])
-            if asks:
-                _answer(asks, filer.file_together([submission for _, _, submission in asks]))
+            ready = selector.select(timeout=IDLE_TICK_SECONDS)
+            if not ready:
+                filer.keep_warm(within=2 * IDLE_TICK_SECONDS)
+                continue
+            asks, orders = _arrived(selector, [key.data for key, _ in ready], control=control_channel)
+            if "gone" in orders:
+                return  # the web process has ended: nobody is waiting for these answers
+            _file_and_answer(asks, filer)
             if "wake" in orders:
                 wake()
             if "stop" in orders:
-                _file_what_is_left(selector, filer)
+                _file_what_is_left(selector, filer, control=control_channel)
                 return
 
 
-def _file_what_is_left(selector: selectors.BaseSelector, filer: Filer) -> None:
+_Ask = tuple[wire.Channel, int, Submission]
+
+
+def _arrived(
+    selector: selectors.BaseSelector, channels: list[wire.Channel], *, control: wire.Channel
+) -> tuple[list[_Ask], list[str]]:
+    """What has arrived on these readable channels: the asks to file, and the orders ("wake",
+    "stop"). A channel whose other end has closed is dropped; when that is the control channel,
+    the order is "gone": the web process has ended."""
+    asks: list[_Ask] = []
+    orders: list[str] = []
+    for channel in channels:
+        try:
+            messages = channel.receive_arrived()
+        except (EOFError, OSError):
+            selector.unregister(channel)
+            channel.close()
+            messages = [("gone",)] if channel is control else []
+        for message in messages:
+            if message[0] == "file":
+                asks.append((channel, message[1], message[2]))
+            else:
+                orders.append(message[0])
+    return asks, orders
+
+
+def _file_what_is_left(selector: selectors.BaseSelector, filer: Filer, *, control: wire.Channel) -> None:
     """Before stopping: file whatever is still waiting on the lanes (an ask whose sender stopped
     waiting for the answer is still an item someone raised)."""
     while True:
-        asks: list[tuple[socket.socket, int, Submission]] = []
-        for key, _ in selector.select(timeout=0):
-            with contextlib.suppress(EOFError, OSError, wire.Torn):
-                message = wire.receive(key.data)
-                if message[0] == "file":
-                    asks.append((key.data, message[1], message[2]))
+        ready = selector.select(timeout=0)
+        asks, _orders = _arrived(selector, [key.data for key, _ in ready], control=control)
         if not asks:
             return
-        _answer(asks, filer.file_together([submission for _, _, submission in asks]))
+        _file_and_answer(asks, filer)
 
 
-def _answer(asks: list[tuple[socket.socket, int, Submission]], outcomes: list[Future[int]]) -> None:
+def _file_and_answer(asks: list[_Ask], filer: Filer) -> None:
+    if not asks:
+        return
+    outcomes = filer.file_together([submission for _, _, submission in asks])
     for (lane, request_id, _), outcome in zip(asks, outcomes, strict=True):
         with contextlib.suppress(OSError):  # that lane's end is gone: nobody to tell
-            wire.send(lane, _reply(request_id, outcome))
+            lane.send(_reply(request_id, outcome))
 
 
 def _reply(request_id: int, outcome: Future[int]) -> tuple[int, str, Any]:

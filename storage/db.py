@@ -129,6 +129,23 @@ class HeldConnection:
         finally:
             self._used_at = time.monotonic()
 
+    def refresh_if_idle(self, *, within: float) -> None:
+        """For an idle moment: if the connection would be checked out afresh within `within`
+        seconds (or none is held), check one out now, so the next transaction doesn't wait for
+        the pool's liveness ping. If the database can't be reached, the next transaction tries
+        again and reports it."""
+        if self._connection is not None and (
+            not self._connection.invalidated
+            and time.monotonic() - self._used_at < self._idle_seconds - within
+        ):
+            return
+        self.close()
+        try:
+            self._connection = self._engine.connect()
+        except DBAPIError:
+            return
+        self._used_at = time.monotonic()
+
     def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:

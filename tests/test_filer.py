@@ -242,3 +242,47 @@ def test_file_together_stores_a_batch_in_the_calling_thread(
     assert commits == [threading.current_thread().name]
     assert woken and len(set(numbers)) == 2
     assert _count(routed, Item) == 2
+
+
+def test_keeping_warm_reads_the_routes_and_a_connection_before_the_next_burst_needs_them(
+    engine: Engine, routed: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """In an idle moment the filer reads what the first filing of a burst would otherwise read
+    while its ack waits: the routes, and a connection the pool has just checked."""
+    filer = _filer(routed, clock, [])
+    statements: list[str] = []
+    checkouts: list[int] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    event.listen(engine.pool, "checkout", lambda *_: checkouts.append(1))
+    try:
+        filer.keep_warm(within=1.0)
+        assert any("FROM routes" in statement for statement in statements)
+        statements.clear()
+        checkouts.clear()
+        number = filer.file_together([_submission("a refund, please", "command:warm")])[0].result(0)
+        assert not any("FROM routes" in statement for statement in statements)
+        assert checkouts == []  # the held connection was already checked out
+        filer.keep_warm(within=1.0)  # nothing is due yet: nothing read
+        assert checkouts == []
+        assert not any("FROM routes" in statement for statement in statements)
+    finally:
+        filer.stop()
+    with routed() as session:
+        item = session.get(Item, number)
+        assert item is not None and item.route is not None and item.route.area == "billing"
+
+
+def test_keeping_warm_while_the_database_is_away_leaves_the_next_filing_to_report_it(
+    clock: FakeClock, tmp_path: Any
+) -> None:
+    from storage.db import make_engine, make_session_factory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'missing' / 'cx.db'}")  # its folder doesn't exist
+    filer = _filer(make_session_factory(engine), clock, [])
+    try:
+        filer.keep_warm(within=1.0)  # no exception
+        with pytest.raises(OperationalError):
+            filer.file_together([_submission("a refund", "command:away")])[0].result(0)
+    finally:
+        filer.stop()
+        engine.dispose()

@@ -195,3 +195,23 @@ def test_a_held_postgresql_connection_commits_each_statement(
         inserted = insert_filed(connection=connection, batch=[_rows("seen")])
         with postgres_engine.connect() as other:
             assert other.scalar(select(Item.id).where(Item.intake_key == "seen")) == inserted["seen"]
+
+
+def test_a_held_connection_due_a_fresh_checkout_gets_it_in_an_idle_moment(
+    engine: Engine, held_connections: Callable[..., HeldConnection]
+) -> None:
+    checkouts: list[object] = []
+    event.listen(engine.pool, "checkout", lambda *_: checkouts.append(1))
+    held = held_connections(engine, idle_seconds=10)
+    held.refresh_if_idle(within=1)  # none held yet: check one out now
+    assert len(checkouts) == 1
+    held.refresh_if_idle(within=1)  # just checked out: nothing to do
+    assert len(checkouts) == 1
+    with held.transaction() as connection:
+        connection.exec_driver_sql("SELECT 1")
+    assert len(checkouts) == 1  # the transaction used the one checked out ahead
+    held.refresh_if_idle(within=10)  # as good as idle for 10 s: swap it for a fresh one
+    assert len(checkouts) == 2
+    with held.transaction() as connection:
+        connection.exec_driver_sql("SELECT 1")
+    assert len(checkouts) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from bot import worker
 from bot.capture import file_submission, store_before_ack
 from bot.clock import system_clock
 from bot.deps import Deps
@@ -32,7 +34,8 @@ from bot.errors import FilingFailed, FilingUnavailable, InvalidSubmission
 from bot.intake import ReplyTarget, Submission
 from bot.runtime import import_routes_file, migrate
 from bot.settings import Settings
-from bot.worker import FilingWorker, _verdict
+from bot.wire import Channel
+from bot.worker import FilingWorker, _serve, _verdict
 from storage.db import make_engine, make_session_factory
 from storage.models import Item, ItemKind, OutboxMessage
 from tests.fake_slack import FakeSlack
@@ -356,3 +359,62 @@ def test_a_bot_that_exits_without_stopping_its_worker_still_exits(tmp_path: Path
     )
     assert done.returncode == 3, done.stderr
     assert _process_gone(int(done.stdout.split()[0]), within=5)
+
+
+class _RecordingFiler:
+    """Stands in for the worker's filer: files each submission as the next number."""
+
+    def __init__(self) -> None:
+        self.warmed = threading.Event()
+        self.batches: list[list[str]] = []
+
+    def keep_warm(self, *, within: float) -> None:
+        assert within > 0
+        self.warmed.set()
+
+    def file_together(self, submissions: list[Submission]) -> list[Future[int]]:
+        self.batches.append([submission.text for submission in submissions])
+        outcomes = []
+        for number, _submission in enumerate(submissions, start=1):
+            outcome: Future[int] = Future()
+            outcome.set_result(number)
+            outcomes.append(outcome)
+        return outcomes
+
+
+def test_the_worker_loop_files_what_arrives_and_keeps_warm_in_between(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(worker, "IDLE_TICK_SECONDS", 0.01)
+    filer = _RecordingFiler()
+    control, their_control = socket.socketpair()
+    lanes = [socket.socketpair() for _ in range(2)]
+    loop = threading.Thread(
+        target=_serve,
+        args=(their_control, [theirs for _, theirs in lanes]),
+        kwargs={"filer": filer, "wake": lambda: None},
+    )
+    loop.start()
+    try:
+        assert filer.warmed.wait(5)  # nothing arrived: it readied the filer meanwhile
+        first, second = (Channel(ours) for ours, _ in lanes)
+        first.send(("file", 41, _submission(1)))
+        assert first.receive(timeout=5) == (41, "filed", 1)
+        first.send(("file", 42, _submission(2)))
+        second.send(("file", 7, _submission(3)))
+        answers = {first.receive(timeout=5)[0], second.receive(timeout=5)[0]}
+        assert answers == {42, 7}
+        Channel(control).send(("stop",))
+        loop.join(5)
+        assert not loop.is_alive()
+    finally:
+        control.close()
+        their_control.close()
+        for ours, theirs in lanes:
+            ours.close()
+            theirs.close()
+    assert sorted(text for batch in filer.batches for text in batch) == [
+        "refund problem 1",
+        "refund problem 2",
+        "refund problem 3",
+    ]
