@@ -17,14 +17,14 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.errors import InvalidSubmission, first_line
 from bot.intake import Submission, Triage, check_text, file_items
 from storage import routes as route_queries
-from storage.db import HeldConnection
+from storage.db import HeldConnection, reading_session
 from storage.items import item_by_intake_key
 from storage.models import Route
 
@@ -34,6 +34,8 @@ MAX_BATCH = 200
 # Routes change only when an admin runs `cxbot routes import`; a running bot sees the new ones
 # within this many seconds, and doesn't read them again for every batch.
 ROUTES_MAX_AGE_SECONDS = 5.0
+# After keep_warm fails (the database is away), it lets this many seconds pass before trying again.
+WARM_RETRY_SECONDS = 30.0
 
 
 def checked_outcome(submission: Submission) -> Future[int]:
@@ -76,6 +78,7 @@ class Filer:
         self._last_activity = time.monotonic()
         self._filed_log = FiledLog()
         self._routes: tuple[float, list[Route]] = (-ROUTES_MAX_AGE_SECONDS, [])
+        self._warm_again_at = 0.0
         # Used by the writer thread only: one connection for every batch (see HeldConnection).
         self._writer = HeldConnection(session_factory.kw["bind"])
 
@@ -110,14 +113,19 @@ class Filer:
     def keep_warm(self, *, within: float) -> None:
         """For an idle moment of the thread that files: read the routes again and check out a
         live connection if either would otherwise be due within `within` seconds, so the first
-        filing after a quiet spell doesn't pay for them while its ack waits."""
-        read_at, _routes = self._routes
-        if time.monotonic() - read_at >= ROUTES_MAX_AGE_SECONDS - within:
-            try:
+        filing after a quiet spell doesn't pay for them while its ack waits. Best effort: if the
+        database can't be reached, it tries again only after WARM_RETRY_SECONDS, and meanwhile
+        the next filing reads what it needs itself and reports what is wrong."""
+        now = time.monotonic()
+        if now < self._warm_again_at:
+            return
+        try:
+            if now - self._routes[0] >= ROUTES_MAX_AGE_SECONDS - within:
                 self._read_routes()
-            except SQLAlchemyError as error:  # the next filing reads them, and reports it
-                log.debug("couldn't read the routes ahead of time: %s", first_line(error))
-        self._writer.refresh_if_idle(within=within)
+            self._writer.refresh_if_idle(within=within)
+        except Exception as error:  # whatever it is, the next filing meets it too
+            log.debug("couldn't get ready for the next filing: %s", first_line(error))
+            self._warm_again_at = now + WARM_RETRY_SECONDS
 
     def wait_until_quiet(self, *, quiet: float, longest: float) -> None:
         """Block while submissions keep arriving: until none is in flight and the last one finished
@@ -225,7 +233,7 @@ class Filer:
         return routes
 
     def _read_routes(self) -> list[Route]:
-        with self._session_factory() as session:
+        with reading_session(self._session_factory) as session:
             routes = route_queries.active_routes(session=session)
         self._routes = (time.monotonic(), routes)
         return routes

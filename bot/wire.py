@@ -51,51 +51,59 @@ class Channel:
         """TimeoutError if it couldn't all go within `timeout` seconds: part of it may have gone,
         and the channel can't be used for messages any more."""
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        self._set_timeout(socket.SO_SNDTIMEO, timeout)
-        try:
-            self.sock.sendall(_HEADER.pack(len(data)) + data)
-        except BlockingIOError as error:  # the kernel's send timeout ran out
-            raise TimeoutError("the other end isn't reading") from error
+        deadline = _deadline(timeout)
+        unsent = memoryview(_HEADER.pack(len(data)) + data)
+        while unsent:
+            left = _left(deadline)
+            if left != 0:
+                self._set_timeout(socket.SO_SNDTIMEO, left)
+            try:
+                unsent = unsent[self.sock.send(unsent, socket.MSG_DONTWAIT if left == 0 else 0) :]
+            except BlockingIOError:  # the kernel's send timeout ran out (maybe a tick early)
+                if left == 0:
+                    raise TimeoutError("the other end isn't reading") from None
 
     def receive(self, *, timeout: float | None = None) -> Any:
         """The next message. TimeoutError if it hasn't all arrived within `timeout` seconds (what
         has arrived is kept, and the rest can be read later); EOFError if the other end has closed."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            message = self._next_buffered()
-            if message is not _INCOMPLETE:
-                return message
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                raise TimeoutError("no message within the time allowed")
-            self._read(left)
+        deadline = _deadline(timeout)
+        while (message := self._next_buffered()) is _INCOMPLETE:
+            left = _left(deadline)
+            if left == 0:
+                if not self._read(socket.MSG_DONTWAIT):  # a last look, without waiting
+                    raise TimeoutError("no message within the time allowed")
+                continue
+            self._set_timeout(socket.SO_RCVTIMEO, left)
+            self._read()
+        return message
 
     def receive_arrived(self) -> list[Any]:
         """For a loop that waits on a selector, once this socket is readable: read what has
         arrived without waiting, and return every message now complete (one cut off partway
         stays buffered until the rest arrives). EOFError if the other end has closed."""
-        try:
-            data = self.sock.recv(_READ_SIZE, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            data = None  # nothing after all
-        if data == b"":
-            raise EOFError("the other end closed the socket")
-        if data:
-            self._buffer += data
+        self._read(socket.MSG_DONTWAIT)
         messages = []
         while (message := self._next_buffered()) is not _INCOMPLETE:
             messages.append(message)
         return messages
 
-    def _read(self, timeout: float | None) -> None:
-        self._set_timeout(socket.SO_RCVTIMEO, timeout)
+    @property
+    def partial(self) -> bool:
+        """Whether part of a message has arrived and the rest hasn't yet."""
+        return bool(self._buffer)
+
+    def _read(self, flags: int = 0) -> bool:
+        """One read into the buffer. False if nothing came (with MSG_DONTWAIT, nothing was
+        there; without it, the kernel's receive timeout ran out); EOFError if the other end has
+        closed."""
         try:
-            data = self.sock.recv(_READ_SIZE)
-        except BlockingIOError as error:  # the kernel's receive timeout ran out
-            raise TimeoutError("no message within the time allowed") from error
+            data = self.sock.recv(_READ_SIZE, flags)
+        except BlockingIOError:
+            return False
         if not data:
             raise EOFError("the other end closed the socket")
         self._buffer += data
+        return True
 
     def _next_buffered(self) -> Any:
         buffer = self._buffer
@@ -113,8 +121,6 @@ class Channel:
     def _set_timeout(self, option: int, timeout: float | None) -> None:
         """The kernel's timeout for this direction; 0 in a timeval means none. Set only when it
         changes (a system call that keeps the interpreter lock)."""
-        if timeout is not None:
-            timeout = max(timeout, 1e-6)  # 0 would mean "wait forever"
         if self._timeouts[option] == timeout:
             return
         seconds = 0.0 if timeout is None else timeout
@@ -124,3 +130,17 @@ class Channel:
 
 
 _INCOMPLETE = object()
+# The shortest timeout given to the kernel: a timeval of 0 would mean "wait forever".
+_SHORTEST_SECONDS = 1e-6
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds left until `deadline` (None: no deadline); 0 once it has passed."""
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    return left if left >= _SHORTEST_SECONDS else 0

@@ -68,6 +68,8 @@ _PR_SET_PDEATHSIG = 1
 # While no filing arrives, the worker looks this often whether its routes or its database
 # connection are due a refresh, and refreshes them then rather than in the next burst's first batch.
 IDLE_TICK_SECONDS = 1.0
+# On stop, how long the worker waits for the rest of an ask that has only partly arrived.
+LAST_ASKS_SECONDS = 1.0
 
 
 class _Lane:
@@ -404,9 +406,9 @@ def _serve(
                 filer.keep_warm(within=2 * IDLE_TICK_SECONDS)
                 continue
             asks, orders = _arrived(selector, [key.data for key, _ in ready], control=control_channel)
+            _file_and_answer(asks, filer)  # even if the web process has gone: they are items raised
             if "gone" in orders:
-                return  # the web process has ended: nobody is waiting for these answers
-            _file_and_answer(asks, filer)
+                return
             if "wake" in orders:
                 wake()
             if "stop" in orders:
@@ -442,13 +444,17 @@ def _arrived(
 
 def _file_what_is_left(selector: selectors.BaseSelector, filer: Filer, *, control: wire.Channel) -> None:
     """Before stopping: file whatever is still waiting on the lanes (an ask whose sender stopped
-    waiting for the answer is still an item someone raised)."""
+    waiting for the answer is still an item someone raised), and wait a moment for the rest of
+    any ask that has only partly arrived."""
+    deadline = time.monotonic() + LAST_ASKS_SECONDS
     while True:
-        ready = selector.select(timeout=0)
+        partial = any(key.data.partial for key in selector.get_map().values())
+        wait = max(deadline - time.monotonic(), 0.0) if partial else 0.0
+        ready = selector.select(timeout=wait)
         asks, _orders = _arrived(selector, [key.data for key, _ in ready], control=control)
-        if not asks:
-            return
         _file_and_answer(asks, filer)
+        if not ready:
+            return
 
 
 def _file_and_answer(asks: list[_Ask], filer: Filer) -> None:

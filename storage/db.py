@@ -18,6 +18,7 @@ LOCK_TIMEOUT_SECONDS = 30
 # afresh, so the pool's liveness ping catches a server that restarted meanwhile.
 HELD_IDLE_SECONDS = 5.0
 _HOLDS_TURN = "cxbot_holds_writer_turn"
+_READS_ONLY = "cxbot_reads_only"
 
 
 def normalise_url(database_url: str) -> URL:
@@ -51,9 +52,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class _WriterTurns:
     """SQLite has one writer at a time. Every transaction takes the write lock up front (BEGIN
     IMMEDIATE): a deferred one that later writes can fail at once with "database is locked" when
-    another thread is writing. Threads of this process also take turns on a lock of their own
+    another thread is writing. Writers of this process also take turns on a lock of their own
     first: SQLite's busy handler polls with sleeps of up to 100 ms, while a thread waiting here
     starts the moment the writer before it commits. Other processes still meet the busy handler.
+
+    A transaction opened by reading_session() only reads, and begins deferred, with no turn: in
+    WAL mode a reader neither waits for the writer nor holds it up.
     """
 
     def __init__(self) -> None:
@@ -66,10 +70,14 @@ class _WriterTurns:
         event.listen(engine.pool, "checkin", self._checked_in)
 
     def _begin(self, connection: Connection) -> None:
+        driver = connection.connection.driver_connection
+        if connection.get_execution_options().get(_READS_ONLY):
+            driver.execute("BEGIN")  # type: ignore[union-attr]  # a reader: no lock, no turn
+            return
         if self._turn.acquire(timeout=LOCK_TIMEOUT_SECONDS):
             connection.info[_HOLDS_TURN] = True
         try:
-            connection.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+            driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
         except BaseException:
             self._end(connection)
             raise
@@ -86,6 +94,17 @@ class _WriterTurns:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def reading_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads alone: on SQLite it takes neither the write lock nor a writer's turn,
+    so it never waits for a writer (and must not write)."""
+    engine = session_factory.kw["bind"]
+    with engine.connect() as connection:
+        connection.execution_options(**{_READS_ONLY: True})
+        with Session(bind=connection) as session:
+            yield session
 
 
 @contextmanager
@@ -132,18 +151,15 @@ class HeldConnection:
     def refresh_if_idle(self, *, within: float) -> None:
         """For an idle moment: if the connection would be checked out afresh within `within`
         seconds (or none is held), check one out now, so the next transaction doesn't wait for
-        the pool's liveness ping. If the database can't be reached, the next transaction tries
-        again and reports it."""
+        the pool's liveness ping. Raises what the pool raises if the database can't be reached;
+        the next transaction then tries again."""
         if self._connection is not None and (
             not self._connection.invalidated
             and time.monotonic() - self._used_at < self._idle_seconds - within
         ):
             return
         self.close()
-        try:
-            self._connection = self._engine.connect()
-        except DBAPIError:
-            return
+        self._connection = self._engine.connect()
         self._used_at = time.monotonic()
 
     def close(self) -> None:

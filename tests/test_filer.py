@@ -4,6 +4,7 @@ each caller hears its own outcome, and nothing is filed twice. Also SQLite's tur
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -286,3 +287,44 @@ def test_keeping_warm_while_the_database_is_away_leaves_the_next_filing_to_repor
     finally:
         filer.stop()
         engine.dispose()
+
+
+def test_keeping_warm_survives_any_error_and_waits_before_trying_again(
+    routed: sessionmaker[Session], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    filer = _filer(routed, clock, [])
+    attempts: list[int] = []
+
+    def broken() -> list[Any]:
+        attempts.append(1)
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(filer, "_read_routes", broken)
+    try:
+        filer.keep_warm(within=1.0)  # no exception reaches the worker's loop
+        filer.keep_warm(within=1.0)  # and it doesn't hammer a database that is away
+        assert attempts == [1]
+    finally:
+        filer.stop()
+
+
+def test_reading_the_routes_doesnt_wait_for_a_writer(routed: sessionmaker[Session], clock: FakeClock) -> None:
+    """On SQLite the routes are read in a reader's transaction: a write under way (here, in this
+    very thread) neither blocks it nor is seen by it."""
+    filer = _filer(routed, clock, [])
+    try:
+        with transaction(routed) as writing:
+            route_queries.import_routes(
+                session=writing,
+                specs=parse_routes(ROUTES.replace("billing", "refunds"), path="r"),
+                now=clock(),
+            )
+            writing.flush()
+            started = time.monotonic()
+            filer.keep_warm(within=10.0)
+            assert time.monotonic() - started < 5  # a writer's turn would have waited 30 s
+        with routed() as session:
+            assert [route.area for route in route_queries.active_routes(session=session)] == ["refunds"]
+        assert [route.area for route in filer._active_routes()] == ["billing"]  # read before the commit
+    finally:
+        filer.stop()

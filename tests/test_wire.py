@@ -58,7 +58,7 @@ def test_receive_waits_no_longer_than_its_timeout(pair: tuple[Channel, Channel])
     started = time.monotonic()
     with pytest.raises(TimeoutError):
         theirs.receive(timeout=0.05)
-    assert time.monotonic() - started >= 0.05
+    assert 0.05 <= time.monotonic() - started < 5
     assert theirs.sock.gettimeout() is None  # the kernel times it, not a poll before each call
 
 

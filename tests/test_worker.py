@@ -393,6 +393,7 @@ def test_the_worker_loop_files_what_arrives_and_keeps_warm_in_between(
         target=_serve,
         args=(their_control, [theirs for _, theirs in lanes]),
         kwargs={"filer": filer, "wake": lambda: None},
+        daemon=True,
     )
     loop.start()
     try:
@@ -418,3 +419,26 @@ def test_the_worker_loop_files_what_arrives_and_keeps_warm_in_between(
         "refund problem 2",
         "refund problem 3",
     ]
+
+
+def test_the_worker_loop_files_what_arrived_even_when_the_web_process_is_gone() -> None:
+    """An ask read in the same pass as the end of the control socket is still an item raised."""
+    filer = _RecordingFiler()
+    control, their_control = socket.socketpair()
+    lane, their_lane = socket.socketpair()
+    Channel(lane).send(("file", 1, _submission(9)))
+    control.close()
+    loop = threading.Thread(
+        target=_serve,
+        args=(their_control, [their_lane]),
+        kwargs={"filer": filer, "wake": lambda: None},
+        daemon=True,
+    )
+    try:
+        loop.start()
+        loop.join(5)
+        assert not loop.is_alive()
+    finally:
+        for sock in (their_control, lane, their_lane):
+            sock.close()
+    assert filer.batches == [["refund problem 9"]]
