@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -442,3 +444,31 @@ def test_the_worker_loop_files_what_arrived_even_when_the_web_process_is_gone() 
         for sock in (their_control, lane, their_lane):
             sock.close()
     assert filer.batches == [["refund problem 9"]]
+
+
+def test_on_stop_the_worker_waits_a_moment_for_the_rest_of_a_half_arrived_ask() -> None:
+    filer = _RecordingFiler()
+    control, their_control = socket.socketpair()
+    lane, their_lane = socket.socketpair()
+    data = pickle.dumps(("file", 5, _submission(5)), protocol=pickle.HIGHEST_PROTOCOL)
+    framed = struct.pack("!I", len(data)) + data
+    loop = threading.Thread(
+        target=_serve,
+        args=(their_control, [their_lane]),
+        kwargs={"filer": filer, "wake": lambda: None},
+        daemon=True,
+    )
+    try:
+        loop.start()
+        lane.sendall(framed[:10])
+        time.sleep(0.05)  # the worker has read the first part
+        Channel(control).send(("stop",))
+        time.sleep(0.05)
+        lane.sendall(framed[10:])
+        assert Channel(lane).receive(timeout=5) == (5, "filed", 1)
+        loop.join(5)
+        assert not loop.is_alive()
+    finally:
+        for sock in (control, their_control, lane, their_lane):
+            sock.close()
+    assert filer.batches == [["refund problem 5"]]
