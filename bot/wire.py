@@ -7,7 +7,8 @@ those calls costs a wait behind the others, and the acks waited on them. A socke
 timeout makes two calls for each read or write (a poll, then the call itself), and reading a
 length and then a body makes two reads. So a Channel keeps its socket in blocking mode, leaves
 the timeouts to the kernel (SO_RCVTIMEO, SO_SNDTIMEO), and reads whatever has arrived in one call
-into a buffer of its own: a message costs one call to send and, usually, one to receive.
+into a buffer of its own: a message costs one call to send and, usually, one to receive. (Those
+kernel timeouts take a struct timeval, as on Linux and macOS, where `cxbot run` runs.)
 
 multiprocessing's Connection does the same framing, but it waits with a timeout by building a
 selector each time, and its pickler is a Python class built for each message.
