@@ -153,14 +153,10 @@ class HeldConnection:
         seconds (or none is held), check one out now, so the next transaction doesn't wait for
         the pool's liveness ping. Raises what the pool raises if the database can't be reached;
         the next transaction then tries again."""
-        if self._connection is not None and (
-            not self._connection.invalidated
-            and time.monotonic() - self._used_at < self._idle_seconds - within
-        ):
-            return
-        self.close()
-        self._connection = self._engine.connect()
-        self._used_at = time.monotonic()
+        if self._due_afresh(within=within):
+            self.close()
+            self._connection = self._engine.connect()
+            self._used_at = time.monotonic()
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -168,12 +164,18 @@ class HeldConnection:
             connection.close()
 
     def _current(self) -> Connection:
-        connection = self._connection
-        if connection is not None and (
-            connection.invalidated or time.monotonic() - self._used_at > self._idle_seconds
-        ):
+        if self._due_afresh():
             self.close()
-            connection = None
-        if connection is None:
-            connection = self._connection = self._engine.connect()
-        return connection
+            self._connection = self._engine.connect()
+        assert self._connection is not None
+        return self._connection
+
+    def _due_afresh(self, *, within: float = 0.0) -> bool:
+        """Whether the next transaction (or one `within` seconds from now) needs a connection
+        checked out afresh: none is held, it broke, or it has idled too long to trust."""
+        connection = self._connection
+        return (
+            connection is None
+            or connection.invalidated
+            or time.monotonic() - self._used_at > self._idle_seconds - within
+        )

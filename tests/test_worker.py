@@ -384,6 +384,13 @@ class _RecordingFiler:
         return outcomes
 
 
+def _serving(filer: _RecordingFiler, control: socket.socket, lanes: list[socket.socket]) -> threading.Thread:
+    """The worker's loop on a thread of its own, reading `control` and `lanes` (not started)."""
+    return threading.Thread(
+        target=_serve, args=(control, lanes), kwargs={"filer": filer, "wake": lambda: None}, daemon=True
+    )
+
+
 def test_the_worker_loop_files_what_arrives_and_keeps_warm_in_between(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -391,12 +398,7 @@ def test_the_worker_loop_files_what_arrives_and_keeps_warm_in_between(
     filer = _RecordingFiler()
     control, their_control = socket.socketpair()
     lanes = [socket.socketpair() for _ in range(2)]
-    loop = threading.Thread(
-        target=_serve,
-        args=(their_control, [theirs for _, theirs in lanes]),
-        kwargs={"filer": filer, "wake": lambda: None},
-        daemon=True,
-    )
+    loop = _serving(filer, their_control, [theirs for _, theirs in lanes])
     loop.start()
     try:
         assert filer.warmed.wait(5)  # nothing arrived: it readied the filer meanwhile
@@ -430,12 +432,7 @@ def test_the_worker_loop_files_what_arrived_even_when_the_web_process_is_gone() 
     lane, their_lane = socket.socketpair()
     Channel(lane).send(("file", 1, _submission(9)))
     control.close()
-    loop = threading.Thread(
-        target=_serve,
-        args=(their_control, [their_lane]),
-        kwargs={"filer": filer, "wake": lambda: None},
-        daemon=True,
-    )
+    loop = _serving(filer, their_control, [their_lane])
     try:
         loop.start()
         loop.join(5)
@@ -452,12 +449,7 @@ def test_on_stop_the_worker_waits_a_moment_for_the_rest_of_a_half_arrived_ask() 
     lane, their_lane = socket.socketpair()
     data = pickle.dumps(("file", 5, _submission(5)), protocol=pickle.HIGHEST_PROTOCOL)
     framed = struct.pack("!I", len(data)) + data
-    loop = threading.Thread(
-        target=_serve,
-        args=(their_control, [their_lane]),
-        kwargs={"filer": filer, "wake": lambda: None},
-        daemon=True,
-    )
+    loop = _serving(filer, their_control, [their_lane])
     try:
         loop.start()
         lane.sendall(framed[:10])
