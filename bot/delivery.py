@@ -26,6 +26,7 @@ from bot.slack_calls import (
     ResponseUrlGone,
     TransientFailure,
     call,
+    look_up,
     post_to_response_url,
 )
 from bot.slack_ids import is_user
@@ -217,7 +218,7 @@ def _card_permalink(ctx: DeliveryContext, item: Item) -> str | None:
 
 
 def send_dm(ctx: DeliveryContext, message: OutboxMessage, *, user_id: str, reply: Reply) -> dict[str, Any]:
-    opened = call(ctx.client.conversations_open, users=user_id)
+    opened = look_up(ctx.client.conversations_open, users=user_id)
     channel = str(opened["channel"]["id"])
     return post_message(ctx, message, channel=channel, text=reply.text, blocks=reply.blocks)
 
@@ -259,7 +260,7 @@ def _join(ctx: DeliveryContext, channel: str, *, again: bool = False) -> None:
     if channel in ctx.joined_channels and not again:
         return
     try:
-        call(ctx.client.conversations_join, channel=channel)
+        look_up(ctx.client.conversations_join, channel=channel)
     except PermanentFailure as failure:
         log.info("can't join %s (%s); invite cxbot there to see thread replies", channel, failure.error)
     ctx.joined_channels.add(channel)
@@ -278,7 +279,7 @@ def _find_posted(
     cursor: str | None = None
     for _page in range(_RECONCILE_MAX_PAGES):
         try:
-            history = call(
+            history = look_up(
                 method,
                 **extra,
                 channel=channel,
@@ -314,7 +315,7 @@ def _outbox_id_of(posted: dict[str, Any]) -> int | None:
 
 def _permalink(ctx: DeliveryContext, channel: str, ts: str) -> str | None:
     try:
-        data = call(ctx.client.chat_getPermalink, channel=channel, message_ts=ts)
+        data = look_up(ctx.client.chat_getPermalink, channel=channel, message_ts=ts)
     except PermanentFailure as failure:
         log.info("no permalink for %s/%s: %s", channel, ts, failure.error)
         return None

@@ -68,6 +68,18 @@ def call(method: Callable[..., SlackResponse], **arguments: Any) -> dict[str, An
     return data if isinstance(data, dict) else {}
 
 
+def look_up(method: Callable[..., SlackResponse], **arguments: Any) -> dict[str, Any]:
+    """`call` for a method that posts nothing (a read, or opening or joining a conversation):
+    whatever became of it, nothing can have been posted, so its failure is never uncertain and
+    doesn't make the next attempt look for an earlier post."""
+    try:
+        return call(method, **arguments)
+    except TransientFailure as failure:
+        if not failure.uncertain:
+            raise
+        raise TransientFailure(failure.reason, retry_after=failure.retry_after) from None
+
+
 def _classify(response: SlackResponse) -> Exception:
     status = response.status_code
     data = response.data if isinstance(response.data, dict) else {}

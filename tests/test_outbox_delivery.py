@@ -191,6 +191,39 @@ def test_timeout_after_slack_accepted_does_not_post_twice(
     assert the_item(bot).card_ts is not None
 
 
+def test_timed_out_look_up_leaves_the_outcome_certain(
+    start_bot: Callable[..., BotUnderTest], fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """The confirmation first looks up the card's link. If that look-up times out, nothing was
+    posted: the retry still answers by response_url (where an uncertain outcome would turn to a
+    DM, so as not to answer twice)."""
+    bot = start_bot()
+    bot.runtime.dispatcher.context.client.timeout = 1
+    fake_slack.fail_next("chat.getPermalink", status=200, delay=2.0)
+    file_alarm(bot, fake_slack)
+    bot.runtime.dispatcher.drain()
+    card, confirmation = outbox(bot)
+    assert card.status is OutboxStatus.SENT
+    assert confirmation.status is OutboxStatus.PENDING and confirmation.attempts == 1
+    assert "timed out" in (confirmation.last_error or "") and not confirmation.outcome_uncertain
+
+    clock.advance(seconds=5)
+    bot.runtime.dispatcher.drain()
+    assert outbox(bot)[1].status is OutboxStatus.SENT
+    [confirmed] = fake_slack.calls_to("response_url")
+    assert the_item(bot).card_ts is not None and "archives" in str(confirmed.args)
+    assert fake_slack.calls_to("conversations.open") == []
+
+
+def test_rate_limited_look_up_keeps_its_retry_after(bot: BotUnderTest, fake_slack: FakeSlack) -> None:
+    fake_slack.fail_next("chat.getPermalink", status=429, retry_after=7)
+    file_alarm(bot, fake_slack)
+    bot.runtime.dispatcher.drain()
+    confirmation = outbox(bot)[1]
+    assert confirmation.status is OutboxStatus.PENDING and not confirmation.outcome_uncertain
+    assert bot.runtime.dispatcher.paused_until is not None
+
+
 def test_timed_out_thread_reply_is_found_among_the_replies_not_posted_twice(
     start_bot: Callable[..., BotUnderTest], fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
