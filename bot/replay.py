@@ -3,7 +3,8 @@
 Slack's signature covers the body and a timestamp, and Bolt refuses timestamps more than five
 minutes old; within those five minutes a captured request could be sent again. Each signature
 is remembered for five minutes and a repeat is refused with 401. Slack's own retries of an event
-carry X-Slack-Retry-Num and are let through: they are deduplicated by event_id instead.
+carry X-Slack-Retry-Num and are let through: they are deduplicated by event_id instead. Slack retries
+nothing else, and the header isn't signed, so on a command or a click it earns no exemption.
 """
 
 from __future__ import annotations
@@ -41,9 +42,18 @@ class ReplayGuard:
     def refusal(self, req: BoltRequest) -> BoltResponse | None:
         """A 401 for a replayed request, or None to let it through."""
         signature = _header(req, "x-slack-signature")
-        if signature and not _header(req, "x-slack-retry-num") and not self.first_time(signature):
+        if signature and not _slack_retry_of_an_event(req) and not self.first_time(signature):
             return BoltResponse(status=401, body='{"error": "replayed request"}')
         return None
+
+
+def _slack_retry_of_an_event(req: BoltRequest) -> bool:
+    body = req.body
+    return (
+        bool(_header(req, "x-slack-retry-num"))
+        and isinstance(body, dict)
+        and body.get("type") == "event_callback"
+    )
 
 
 def _header(req: BoltRequest, name: str) -> str:

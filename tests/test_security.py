@@ -6,18 +6,20 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.blocks.text import SECTION_TEXT_LIMIT, escape, preview, shown
-from storage.models import Item
+from storage.models import Item, Vote
 from tests.fake_slack import FakeSlack
-from tests.support import BotUnderTest, modal_values, view_submission
+from tests.support import BotUnderTest, block_action, modal_values, view_submission
 
 FORM = "application/x-www-form-urlencoded"
 # Mentions cxbot itself writes on a card; anything else in angle brackets came from user text.
@@ -92,6 +94,43 @@ def test_slack_retries_are_not_taken_for_replays(bot: BotUnderTest) -> None:
     assert bot.send(event, "application/json", timestamp=now).status == 200
     retry = bot.send(event, "application/json", timestamp=now, headers={"X-Slack-Retry-Num": "1"})
     assert retry.status == 200
+
+
+def test_a_retry_header_does_not_let_a_command_or_a_click_be_replayed(bot: BotUnderTest) -> None:
+    """Slack retries only events, and X-Slack-Retry-Num isn't signed: anyone replaying a captured
+    command or click could add it, so on those it earns no second hearing."""
+    bot.command("/cx-idea", "Weekend live chat")
+    bot.settle()
+    click = urllib.parse.urlencode(
+        {"payload": json.dumps(block_action(action_id="item_upvote", value="1", user="U0A"))}
+    ).encode()
+    for body in (command_body("refund missing"), click):
+        now = int(time.time())
+        assert bot.send(body, FORM, timestamp=now).status == 200
+        replay = bot.send(body, FORM, timestamp=now, headers={"X-Slack-Retry-Num": "1"})
+        assert replay.status == 401
+    bot.settle()
+    with bot.runtime.deps.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Item)) == 2
+        assert session.scalar(select(func.count()).select_from(Vote)) == 1, (
+            "the replayed click undid the vote"
+        )
+
+
+def test_requests_without_a_signature_are_refused(bot: BotUnderTest) -> None:
+    body = command_body("refund missing")
+    request = urllib.request.Request(bot.url, data=body, method="POST", headers={"Content-Type": FORM})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+    stamp_only = {"X-Slack-Request-Timestamp": str(int(time.time()))}
+    request = urllib.request.Request(
+        bot.url, data=body, method="POST", headers={"Content-Type": FORM, **stamp_only}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+    assert last_item(bot) is None
 
 
 # Malformed payloads --------------------------------------------------------------------------------------------
