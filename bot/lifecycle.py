@@ -304,9 +304,9 @@ def toggle_vote(*, session: Session, item: Item, voter: str, now: datetime) -> b
 
 
 def _required_text(text: str, what: str) -> str:
-    cleaned = text.strip()
-    if not cleaned:
+    """The text as typed (stored verbatim), once it is known to say something and to fit."""
+    if not text.strip():
         raise InvalidTransition(f"Please say {what}.")
-    if len(cleaned) > MAX_RESOLUTION_LENGTH:
+    if len(text) > MAX_RESOLUTION_LENGTH:
         raise InvalidTransition(f"Please keep {what} under {MAX_RESOLUTION_LENGTH:,} characters.")
-    return cleaned
+    return text

@@ -4,11 +4,13 @@ any text a raiser types is stored verbatim, shown escaped and pings nobody."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from bot.blocks.card import card_text
 from bot.blocks.text import SECTION_TEXT_LIMIT, escape, preview, shown
 from storage.models import Item, Vote
 from tests.fake_slack import FakeSlack
@@ -34,7 +37,7 @@ def last_item(bot: BotUnderTest) -> Item | None:
         return session.scalars(select(Item).order_by(Item.id.desc())).first()
 
 
-def command_body(text: str) -> bytes:
+def command_body(text: str, *, response_url: str = "") -> bytes:
     return urllib.parse.urlencode(
         {
             "command": "/cx-alarm",
@@ -43,7 +46,7 @@ def command_body(text: str) -> bytes:
             "channel_id": "C0X",
             "team_id": "T0TEST",
             "trigger_id": f"t{time.monotonic_ns()}",
-            "response_url": "",
+            "response_url": response_url,
         }
     ).encode()
 
@@ -202,12 +205,47 @@ def test_shown_text_is_escaped_bounded_and_pings_nobody(text: str) -> None:
     assert len(shown(text, SECTION_TEXT_LIMIT, item_number=1)) <= SECTION_TEXT_LIMIT
 
 
-def _last_card(fake: FakeSlack) -> Any:
-    return [c for c in fake.calls_to("chat.postMessage") if str(c.args["channel"]).startswith("C")][-1]
+@pytest.fixture
+def errors_logged() -> Iterator[list[logging.LogRecord]]:
+    """Every ERROR the bot logs during a test: a listener that raised shows up here (Bolt's error
+    handler logs it and still answers 200, so the status alone can't tell)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level=logging.ERROR)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger().addHandler(handler)
+    try:
+        yield records
+    finally:
+        logging.getLogger().removeHandler(handler)
 
 
-def _card_text(fake: FakeSlack) -> str:
-    return str(_last_card(fake).all_text())
+def _card_of(fake: FakeSlack, item: Item) -> Any:
+    """The one card posted for `item` (not an earlier example's)."""
+    cards = [
+        call
+        for call in fake.calls_to("chat.postMessage")
+        if call.fault is None
+        and str(call.args["channel"]).startswith("C")
+        and call.args.get("text") == card_text(item)
+    ]
+    assert len(cards) == 1, f"{len(cards)} cards for #{item.id}"
+    return cards[0]
+
+
+def _assert_pings_nobody(*texts: str) -> None:
+    for text in texts:
+        leftover = OURS.sub("", text)
+        assert not PINGS.search(leftover), leftover[:200]
+
+
+def _assert_card_shows(fake: FakeSlack, item: Item) -> None:
+    """The card carries the text escaped (section 2), its notification text is the escaped
+    preview, and nothing on it pings anyone cxbot didn't mean to."""
+    card = _card_of(fake, item)
+    section = card.args["blocks"][1]["text"]["text"]
+    assert section == shown(item.text, SECTION_TEXT_LIMIT, item_number=item.id)
+    assert "<" not in section and ">" not in section
+    _assert_pings_nobody(card.all_text())
 
 
 @settings(
@@ -225,14 +263,22 @@ def _card_text(fake: FakeSlack) -> str:
     )
 )
 def test_command_text_is_stored_verbatim_and_shown_safely(
-    bot: BotUnderTest, fake_slack: FakeSlack, text: str
+    bot: BotUnderTest, fake_slack: FakeSlack, errors_logged: list[logging.LogRecord], text: str
 ) -> None:
-    assert bot.send(command_body(text), FORM).status == 200
+    # (Text starting with "help" or "-" asks for help or an option, tested in test_commands.py.)
+    answer_to = f"r{time.monotonic_ns()}"
+    body = command_body(text, response_url=fake_slack.response_url(answer_to))
+    assert bot.send(body, FORM).status == 200
     bot.settle()
     item = last_item(bot)
     assert item is not None and item.text == text
-    leftover = OURS.sub("", _card_text(fake_slack))
-    assert not PINGS.search(leftover), leftover[:200]
+    _assert_card_shows(fake_slack, item)
+    [confirmation] = [c for c in fake_slack.calls_to("response_url") if c.path.endswith(answer_to)]
+    _assert_pings_nobody(confirmation.all_text())
+    assert errors_logged == []
+
+
+modal_text = st.text(st.characters(codec="utf-8"), min_size=1, max_size=3000).filter(str.strip)
 
 
 @settings(
@@ -240,12 +286,13 @@ def test_command_text_is_stored_verbatim_and_shown_safely(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(
-    text=st.text(st.characters(codec="utf-8"), min_size=1, max_size=3000).filter(str.strip),
-    customers=st.text(st.characters(codec="utf-8"), max_size=500),
-)
-def test_modal_inputs_are_stored_verbatim_and_shown_safely(
-    bot: BotUnderTest, fake_slack: FakeSlack, text: str, customers: str
+@given(text=modal_text, customers=st.text(st.characters(codec="utf-8"), max_size=500))
+def test_filing_form_inputs_are_stored_verbatim_and_shown_safely(
+    bot: BotUnderTest,
+    fake_slack: FakeSlack,
+    errors_logged: list[logging.LogRecord],
+    text: str,
+    customers: str,
 ) -> None:
     payload = view_submission(
         callback_id="cx_file_alarm",
@@ -256,18 +303,91 @@ def test_modal_inputs_are_stored_verbatim_and_shown_safely(
     bot.settle()
     item = last_item(bot)
     assert item is not None and item.text == text
-    assert item.customers == (customers.strip() or None)
-    leftover = OURS.sub("", _card_text(fake_slack))
-    assert not PINGS.search(leftover), leftover[:200]
+    assert item.customers == (customers if customers.strip() else None)
+    _assert_card_shows(fake_slack, item)
+    assert errors_logged == []
 
 
-def test_fifty_kilobytes_with_control_characters(bot: BotUnderTest, fake_slack: FakeSlack) -> None:
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(callback=st.sampled_from(["cx_mark_actioned", "cx_decline"]), said=modal_text)
+def test_owner_form_inputs_are_stored_verbatim_and_shown_safely(
+    bot: BotUnderTest,
+    fake_slack: FakeSlack,
+    errors_logged: list[logging.LogRecord],
+    callback: str,
+    said: str,
+) -> None:
+    """What an owner types when closing an item (what was done, why not) reaches the card, the
+    raiser and the kudos channel: stored as typed, shown escaped, pinging nobody."""
+    bot.command("/cx-alarm", "refund never arrived")
+    bot.settle()
+    item = last_item(bot)
+    assert item is not None
+    before = len(fake_slack.calls)
+    if callback == "cx_mark_actioned":
+        values = {
+            "what_was_done": {"what_was_done": {"type": "plain_text_input", "value": said}},
+            "led_to_action": {
+                "led_to_action": {"type": "radio_buttons", "selected_option": {"value": "yes"}}
+            },
+        }
+    else:
+        values = {"why": {"why": {"type": "plain_text_input", "value": said}}}
+    payload = view_submission(
+        callback_id=callback,
+        values=values,
+        user="U0BILLING",
+        view_id=f"V{time.monotonic_ns()}",
+        private_metadata=str(item.id),
+    )
+    answer = bot.interaction(payload)
+    assert answer.status == 200 and not answer.body, answer.body[:300]
+    bot.settle()
+    item = last_item(bot)
+    assert item is not None and item.resolution == said
+    after = fake_slack.calls[before:]
+    updates = [c for c in after if c.method == "chat.update"]
+    assert any(shown(said, SECTION_TEXT_LIMIT - 60, item_number=item.id) in c.all_text() for c in updates)
+    told = [c for c in after if c.method in ("chat.postMessage", "chat.postEphemeral", "response_url")]
+    assert told, "nobody was told"
+    _assert_pings_nobody(*(c.all_text() for c in after))
+    assert errors_logged == []
+
+
+def test_fifty_kilobytes_with_control_characters(
+    bot: BotUnderTest, fake_slack: FakeSlack, errors_logged: list[logging.LogRecord]
+) -> None:
     text = ("\x00\x01\x07\x1b[31m <!channel> \u202e\ue000\ue001 émoji 🚨 & <@U0CEO> \r\n" * 1200)[:50_000]
     assert bot.send(command_body(text), FORM).status == 200
     bot.settle()
     item = last_item(bot)
     assert item is not None and item.text == text
-    card = _last_card(fake_slack)
+    card = _card_of(fake_slack, item)
     section = card.args["blocks"][1]["text"]["text"]
     assert len(section) <= SECTION_TEXT_LIMIT and "50,000 characters" in section
-    assert not PINGS.search(OURS.sub("", card.all_text()))
+    assert section == shown(text, SECTION_TEXT_LIMIT, item_number=item.id)
+    _assert_pings_nobody(card.all_text())
+    assert errors_logged == []
+
+
+def test_fifty_kilobytes_in_the_filing_form(
+    bot: BotUnderTest, fake_slack: FakeSlack, errors_logged: list[logging.LogRecord]
+) -> None:
+    """Slack caps the form's box at 3,000 characters, but a submission is only a payload: a longer
+    one is stored whole all the same, and shown trimmed."""
+    text = ("<!here> \u0000\u200b\u202e 🚨 *bold* `code` &amp; <https://evil.example|click> \n" * 800)[
+        :50_000
+    ]
+    payload = view_submission(
+        callback_id="cx_file_alarm", values=modal_values(text), view_id=f"V{time.monotonic_ns()}"
+    )
+    assert bot.interaction(payload).status == 200
+    bot.settle()
+    item = last_item(bot)
+    assert item is not None and item.text == text
+    _assert_card_shows(fake_slack, item)
+    assert errors_logged == []

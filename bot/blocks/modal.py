@@ -167,9 +167,10 @@ def read_values(state_values: dict[str, Any]) -> ModalValues:
 
     checked = field(Field.ANONYMOUS).get("selected_options")
     area = selected(Field.AREA)
+    customers = typed(Field.CUSTOMERS)
     return ModalValues(
         text=typed(Field.WHAT),
-        customers=typed(Field.CUSTOMERS).strip() or None,
+        customers=customers if customers.strip() else None,  # as typed, unless left blank
         stage=_parse(JourneyStage, selected(Field.STAGE)),
         severity=_parse(Severity, selected(Field.SEVERITY)),
         area=None if area in (None, NOT_SURE) else area,
