@@ -86,15 +86,23 @@ def run_nag_sweep(
     members_of: MembersOf,
     zone_of: ZoneOf,
 ) -> SweepResult:
-    """Sweep as if the time were `at` (staleness, working hours); queue messages as of `now`."""
+    """Sweep as if the time were `at` (staleness, working hours); queue messages as of `now`.
+
+    Who is in an owner group and what time zone each person is in are Slack's to say. They are
+    asked in between two database visits, never with a transaction open: a read finds what is
+    due and so whom to ask; then the transaction that queues the nags reads those items again
+    (anything acted on meanwhile drops out) and uses the answers."""
     period = period_of(at, interval)
     if not jobs.claim_period(session_factory, job=JOB, period=period, now=now):
         log.info("nag sweep for %s already ran; skipping", period)
         return SweepResult(ran=False, period=period)
+    with session_factory() as session:
+        routes = jobs.routes_by_id(session=session)
+        found = _due(session, routes, at=at)
+    people = _People.look_up(found, admins=admins, members_of=members_of, zone_of=zone_of)
     with transaction(session_factory) as session:
-        result = _sweep(
-            session, at=at, now=now, period=period, admins=admins, members_of=members_of, zone_of=zone_of
-        )
+        due = _due(session, routes, at=at, among=[item.id for item in found])
+        result = _sweep(session, due, routes, at=at, now=now, period=period, admins=admins, people=people)
         jobs.record_summary(session=session, job=JOB, period=period, summary=result.__dict__)
     log.info(
         "nag sweep %s: %d items nagged in %d DMs, %d escalated, %d waiting for working hours",
@@ -107,21 +115,47 @@ def run_nag_sweep(
     return result
 
 
-def _sweep(
-    session: Session,
-    *,
-    at: datetime,
-    now: datetime,
-    period: str,
-    admins: tuple[str, ...],
-    members_of: MembersOf,
-    zone_of: ZoneOf,
-) -> SweepResult:
-    """Reads only the columns the policy needs, and writes in one statement per table (and per
-    distinct nag count): queued messages get ids in the order they were queued, escalations (an
-    ESCALATE then a THREAD_NOTE per item) before the DMs, as each item's messages go out in id
-    order."""
-    routes = jobs.routes_by_id(session=session)
+@dataclass(frozen=True)
+class _People:
+    """Slack's answers for one sweep: the members of each owner group, and each person's zone.
+    Someone the first read didn't find (an item reassigned meanwhile) is asked when met."""
+
+    members: dict[str, frozenset[str]]
+    zones: dict[str, str]
+    members_of: MembersOf
+    zone_of: ZoneOf
+
+    @classmethod
+    def look_up(
+        cls, due: list[jobs.NagCandidate], *, admins: tuple[str, ...], members_of: MembersOf, zone_of: ZoneOf
+    ) -> _People:
+        groups = {owner for item in due if not item.grey_area for owner in item.owner.split(",")}
+        members = {group: members_of(group) for group in sorted(groups) if group.startswith("S")}
+        people = {
+            person
+            for item in due
+            for person in recipients(item, admins=admins, members_of=members.__getitem__)
+        }
+        return cls(
+            members=members,
+            zones={person: zone_of(person) for person in sorted(people)},
+            members_of=members_of,
+            zone_of=zone_of,
+        )
+
+    def members_of_group(self, group: str) -> frozenset[str]:
+        known = self.members.get(group)
+        return known if known is not None else self.members_of(group)
+
+    def zone_of_person(self, person: str) -> str:
+        known = self.zones.get(person)
+        return known if known is not None else self.zone_of(person)
+
+
+def _due(
+    session: Session, routes: dict[int, Route], *, at: datetime, among: list[int] | None = None
+) -> list[jobs.NagCandidate]:
+    """The open items due for a nag at `at`, under their own route's policy."""
     policies = policies_by_route(routes)
     floor = shortest(policies.values())
     candidates = jobs.nag_candidates(
@@ -132,8 +166,25 @@ def _sweep(
         critical=floor.critical,
         idea=floor.idea,
         acknowledged=floor.acknowledged,
+        among=among,
     )
-    due = [item for item in candidates if due_for_nag(item, policies.get(item.route_id, DEFAULT_POLICY), at)]
+    return [item for item in candidates if due_for_nag(item, policies.get(item.route_id, DEFAULT_POLICY), at)]
+
+
+def _sweep(
+    session: Session,
+    due: list[jobs.NagCandidate],
+    routes: dict[int, Route],
+    *,
+    at: datetime,
+    now: datetime,
+    period: str,
+    admins: tuple[str, ...],
+    people: _People,
+) -> SweepResult:
+    """Writes in one statement per table (and per distinct nag count): queued messages get ids in
+    the order they were queued, escalations (an ESCALATE then a THREAD_NOTE per item) before the
+    DMs, as each item's messages go out in id order."""
     escalated = [
         item for item in due if item.nag_count >= NAGS_BEFORE_ESCALATION and item.escalated_at is None
     ]
@@ -150,11 +201,11 @@ def _sweep(
         )
     by_person: dict[str, list[jobs.NagCandidate]] = defaultdict(list)
     for item in due:
-        for person in recipients(item, admins=admins, members_of=members_of):
+        for person in recipients(item, admins=admins, members_of=people.members_of_group):
             by_person[person].append(item)
     nagged: dict[int, list[str]] = defaultdict(list)
     for person, items in by_person.items():
-        if not in_working_hours(at, zone_of(person)):
+        if not in_working_hours(at, people.zone_of_person(person)):
             continue
         messages.append((OutboxKind.DM_NAG, {"user": person, "items": [i.id for i in items]}, None))
         for item in items:

@@ -100,12 +100,14 @@ def nag_candidates(
     critical: timedelta,
     idea: timedelta,
     acknowledged: timedelta,
+    among: Sequence[int] | None = None,
 ) -> list[NagCandidate]:
     """Open, unsnoozed items that may be due for a nag at `now`, oldest first, given the shortest
     staleness period of each kind across every policy in force (bot.sla.shortest). Only a filter
     in front of bot.sla.due_for_nag, which decides: it mirrors bot.sla.stale_period and
     waiting_since, and leaves out only items that are not yet stale, or were nagged within the
-    period, under even the shortest periods."""
+    period, under even the shortest periods. `among`: look only at these items (to check again
+    that what an earlier read found is still due)."""
 
     def waited(period: timedelta, since: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
         cutoff = now - period
@@ -138,7 +140,15 @@ def nag_candidates(
         )
         .order_by(Item.created_at, Item.id)
     )
-    return [NagCandidate._make(row) for row in session.execute(query)]
+    if among is None:
+        return [NagCandidate._make(row) for row in session.execute(query)]
+    ids = sorted(set(among))
+    found = [
+        NagCandidate._make(row)
+        for start in range(0, len(ids), _IN_CHUNK)
+        for row in session.execute(query.where(Item.id.in_(ids[start : start + _IN_CHUNK])))
+    ]
+    return sorted(found, key=lambda candidate: (candidate.created_at, candidate.id))
 
 
 def add_events(

@@ -139,6 +139,61 @@ def test_route_override_and_severity(db: sessionmaker[Session]) -> None:
     assert result.nagged_items == 2
 
 
+def test_slack_is_asked_with_no_transaction_open(db: sessionmaker[Session]) -> None:
+    """Group members and time zones come from Slack, which may be slow or rate limited: the sweep
+    asks between its two database visits, holding no connection (so no transaction) meanwhile."""
+    file(db, "ticket queue lost my ticket", MONDAY)  # a group owner
+    file(db, "refund problem", MONDAY)
+    pool = db.kw["bind"].pool
+    asked: list[tuple[str, int]] = []
+
+    def count_members(group: str) -> frozenset[str]:
+        asked.append((group, pool.checkedout()))
+        return members_of(group)
+
+    def count_zone(user: str) -> str:
+        asked.append((user, pool.checkedout()))
+        return zone_of(user)
+
+    result = run_nag_sweep(
+        db,
+        at=MONDAY + timedelta(hours=24),
+        now=MONDAY + timedelta(hours=24),
+        interval=timedelta(minutes=15),
+        admins=ADMINS,
+        members_of=count_members,
+        zone_of=count_zone,
+    )
+    assert result.dms == 3
+    assert sorted(who for who, _ in asked) == ["S0SUPPORT", "U0BILLING", "U0SUP1", "U0SUP2"]
+    assert [open_connections for _, open_connections in asked] == [0, 0, 0, 0]
+
+
+def test_an_item_acted_on_while_slack_is_asked_is_not_nagged(db: sessionmaker[Session]) -> None:
+    acted_on = file(db, "refund problem", MONDAY)
+    still_waiting = file(db, "invoice problem", MONDAY)
+    at = MONDAY + timedelta(hours=24)
+
+    def acknowledge_meanwhile(user: str) -> str:
+        with transaction(db) as session:
+            item = session.get(Item, acted_on)
+            assert item is not None
+            lifecycle.acknowledge(session=session, item=item, actor=admin(), now=at, via="button")
+        return zone_of(user)
+
+    result = run_nag_sweep(
+        db,
+        at=at,
+        now=at,
+        interval=timedelta(minutes=15),
+        admins=ADMINS,
+        members_of=members_of,
+        zone_of=acknowledge_meanwhile,
+    )
+    assert (result.nagged_items, result.dms) == (1, 1)
+    assert nag_dms(db) == [{"user": "U0BILLING", "items": [still_waiting]}]
+
+
 def test_outside_working_hours_the_nag_waits(db: sessionmaker[Session]) -> None:
     file(db, "refund problem", MONDAY)
     saturday = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
