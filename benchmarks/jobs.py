@@ -8,12 +8,15 @@ import json
 import os
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import REPO_ROOT, log, postgres_schema, run_child
+from benchmarks.jobs_child import ADMINS
 from benchmarks.seed import AT, Plan, seed
+from tests.fake_slack import FakeSlack
 
 NAG_TARGET_S = 2.0
 DIGEST_TARGET_S = 3.0
@@ -30,7 +33,7 @@ def _database(kind: str, workdir: Path) -> Iterator[str]:
             yield url
 
 
-def _job(database_url: str, job: str, profile_dir: Path | None) -> dict[str, Any]:
+def _job(database_url: str, job: str, profile_dir: Path | None, *, slack_url: str = "") -> dict[str, Any]:
     argv = [
         sys.executable,
         "-m",
@@ -41,6 +44,8 @@ def _job(database_url: str, job: str, profile_dir: Path | None) -> dict[str, Any
         job,
         "--at",
         AT.isoformat(),
+        "--slack-url",
+        slack_url,
     ]
     if profile_dir is not None:
         argv += [
@@ -58,7 +63,7 @@ def run_jobs(
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"items": items, "owners": owners, "at": AT.isoformat(), "databases": {}}
     plan = Plan(items=items, owners=owners)
-    with tempfile.TemporaryDirectory(prefix="cxbot-bench-jobs-") as tmp:
+    with FakeSlack() as fake, tempfile.TemporaryDirectory(prefix="cxbot-bench-jobs-") as tmp:
         for kind in databases:
             with _database(kind, Path(tmp)) as database_url:
                 log(f"jobs: {kind}: seeding {items:,} items")
@@ -70,9 +75,15 @@ def run_jobs(
                     f"jobs: {kind}: seeded {items:,} items, {expect.events:,} events "
                     f"and {expect.votes:,} votes in {seconds:.0f} s"
                 )
-                nag = _job(database_url, "nag", profile_dir)
+                for person in (*expect.stale_owners, *ADMINS):
+                    fake.set_user(person, tz="Europe/London")
+                asked_before = len(fake.calls)
+                nag = _job(database_url, "nag", profile_dir, slack_url=fake.base_url)
+                asked = Counter(call.method for call in fake.calls[asked_before:])
+                nag["slack_calls"] = dict(asked)
                 log(
-                    f"jobs: {kind}: nag sweep {nag['seconds']:.2f} s, "
+                    f"jobs: {kind}: nag sweep {nag['seconds']:.2f} s "
+                    f"(+{nag['slack_seconds']:.2f} s asking Slack {asked.total():,} questions), "
                     f"{nag['outbox'].get('dm_nag', 0):,} DMs queued, "
                     f"peak RSS {nag['peak_rss_mb']:.0f} MB"
                 )

@@ -150,14 +150,14 @@ def render(
         "round, 100,000 items), `--rounds N`, `--only ack|jobs`, `--db sqlite|postgres|both`, "
         "`--profile DIR` (pyinstrument profiles of the jobs); `--help` lists them all.",
         "",
-        "What was profiled, what was fixed because of it, and why some targets are still missed: "
-        "[performance.md](performance.md).",
+        _performance_note(ack, jobs),
         "",
         "## Machine",
         "",
         "| | |",
         "| --- | --- |",
         f"| Date | {machine['date']} |",
+        f"| Commit | `{machine.get('commit') or 'unknown'}` |",
         f"| CPUs (`nproc`) | {machine['nproc']} ({machine['cpu']}) |",
         f"| Memory | {machine['memory']} |",
         f"| Python | {machine['python']} |",
@@ -176,6 +176,13 @@ def render(
     if jobs is not None:
         out += _jobs_section(jobs)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _performance_note(ack: dict[str, Any] | None, jobs: dict[str, Any] | None) -> str:
+    verdicts = [*(ack_verdicts(ack) if ack else {}).values(), *(jobs_verdicts(jobs) if jobs else {}).values()]
+    missed = any(not ok for verdict in verdicts for ok in verdict.values())
+    why = "and why a target is missed" if missed else "and how much margin each target has"
+    return f"What was profiled, what was fixed because of it, {why}: [performance.md](performance.md)."
 
 
 def _summary(ack: dict[str, Any] | None, jobs: dict[str, Any] | None, skipped: list[str]) -> list[str]:
@@ -329,12 +336,16 @@ def _jobs_section(jobs: dict[str, Any]) -> list[str]:
         "duplicate, withdrawn, nagged, vote) and upvotes on a third of the ideas.",
         "",
         "Each job runs once, in a child process of its own (`benchmarks/jobs_child.py`) with a warm "
-        "connection: `bot.nag.run_nag_sweep(...)` with `members_of=lambda g: frozenset()` and "
-        '`zone_of=lambda u: "UTC"`, and `bot.digest.build_digest(session, end=...)` (the assembly; '
-        "rendering the blocks is timed apart). Peak RSS is the child's high-water mark, `VmHWM` in "
-        "/proc/self/status (not `getrusage` `ru_maxrss`, which on Linux survives `exec` and so would "
-        "report the forking parent's size); *baseline* is its RSS before the job started (Python, "
-        "SQLAlchemy and cxbot imported, one connection).",
+        "connection: `bot.nag.run_nag_sweep(...)` and `bot.digest.build_digest(session, end=...)` "
+        "(the assembly; rendering the blocks is timed apart). The sweep asks Slack each person's time "
+        "zone through cxbot's own `Directory` (`users.info`, cached for a day), against the fake Slack "
+        "Web API on loopback, starting with nothing cached as a day's first sweep does; it asks between "
+        "its two database visits, with no transaction open. *Seconds* for the sweep leaves out the "
+        "time spent waiting for those answers, which only a day's first sweep pays (every later one "
+        "finds them cached); *first of the day* includes it. Peak RSS is the child's high-water "
+        "mark, `VmHWM` in /proc/self/status (not `getrusage` `ru_maxrss`, which on Linux survives "
+        "`exec` and so would report the forking parent's size); *baseline* is its RSS before the job "
+        "started (Python, SQLAlchemy and cxbot imported, one connection).",
         "",
     ]
     if any(data["nag"].get("profiled") for data in jobs["databases"].values()):
@@ -353,8 +364,8 @@ def _jobs_section(jobs: dict[str, Any]) -> list[str]:
         )
     out += [
         "",
-        "| Database | Job | Seconds | Target | In the database | Peak RSS MB (baseline) | Result |",
-        "| --- | --- | ---: | --- | ---: | ---: | --- |",
+        "| Database | Job | Seconds | Target | In the database | Peak RSS MB (baseline) | Slack | Result |",
+        "| --- | --- | ---: | --- | ---: | ---: | --- | --- |",
     ]
     verdicts = jobs_verdicts(jobs)
     for db, data in jobs["databases"].items():
@@ -363,7 +374,7 @@ def _jobs_section(jobs: dict[str, Any]) -> list[str]:
         out.append(
             f"| {DB_NAMES.get(db, db)} | nag sweep | {nag['seconds']:.2f} | < {NAG_TARGET_S:g} s "
             f"{_mark(verdicts[db]['nag'])} | {_driver(nag)} | "
-            f"{nag['peak_rss_mb']:.0f} ({nag['baseline_rss_mb']:.0f}) | "
+            f"{nag['peak_rss_mb']:.0f} ({nag['baseline_rss_mb']:.0f}) | {_slack_asked(nag)} | "
             f"{data['dm_nag']:,} `dm_nag` rows queued for {data['stale_owners']:,} owners with stale items "
             f"{_mark(verdicts[db]['dms'])}; {sweep.get('nagged_items', 0):,} items nagged, "
             f"{sweep.get('escalated', 0)} escalated |"
@@ -372,7 +383,7 @@ def _jobs_section(jobs: dict[str, Any]) -> list[str]:
         out.append(
             f"| {DB_NAMES.get(db, db)} | digest | {digest['seconds']:.2f} | < {DIGEST_TARGET_S:g} s "
             f"{_mark(verdicts[db]['digest'])} | {_driver(digest)} | "
-            f"{digest['peak_rss_mb']:.0f} ({digest['baseline_rss_mb']:.0f}) | "
+            f"{digest['peak_rss_mb']:.0f} ({digest['baseline_rss_mb']:.0f}) | none | "
             f"{info.get('past_sla', 0):,} past SLA, "
             f"{sum(info.get('raised_this_week', {}).values()):,} raised this week; "
             f"rendered in {1000 * digest.get('render_seconds', 0):.0f} ms |"
@@ -381,7 +392,9 @@ def _jobs_section(jobs: dict[str, Any]) -> list[str]:
         "",
         "*In the database* is the time the job spent inside the driver's execute calls (on PostgreSQL "
         "that includes receiving the rows) and how many statements it ran; the rest of *Seconds* is "
-        "Python: building and loading ORM objects, the unit of work, cxbot's own code.",
+        "Python: building and loading ORM objects, the unit of work, cxbot's own code. *Slack* is "
+        "what the job itself asked Slack; each queued DM is one more call (`chat.postMessage`) when "
+        "the outbox sends it.",
         "",
         f"Peak RSS target (< {RSS_TARGET_MB:g} MB): "
         + ", ".join(f"{DB_NAMES.get(db, db)} {_mark(v['rss'])}" for db, v in verdicts.items())
@@ -389,3 +402,12 @@ def _jobs_section(jobs: dict[str, Any]) -> list[str]:
         "",
     ]
     return out
+
+
+def _slack_asked(nag: dict[str, Any]) -> str:
+    """What the sweep asked Slack, and how long a day's first sweep took with the waiting."""
+    calls = nag.get("slack_calls") or {}
+    if not calls:
+        return "nothing"
+    asked = ", ".join(f"{count:,} `{method}`" for method, count in sorted(calls.items()))
+    return f"{asked}; first of the day {nag['first_of_day_seconds']:.2f} s"
