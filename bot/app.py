@@ -57,7 +57,9 @@ def create_app(deps: Deps, *, listener_executor: Executor | None = None) -> App:
         request_verification_enabled=bool(settings.slack_signing_secret),
         process_before_response=False,
         listener_executor=AckWaitingExecutor(listener_executor or ThreadPoolExecutor(max_workers=5)),
+        # Right after the signature check, before Bolt's own middleware reads the payload (its
+        # authorization step trusts `event` to be an object).
+        before_authorize=RequestGuard(ReplayGuard() if settings.slack_signing_secret else None),
     )
-    app.use(RequestGuard(ReplayGuard() if settings.slack_signing_secret else None))
     register_all(app, deps)
     return app

@@ -23,6 +23,8 @@ _STRING_KEYS = (
     "channel_id",
     "response_url",
 )
+# Slack sends a trigger_id with each of these, and a listener may need it to open a form.
+_NEEDS_TRIGGER = {"block_actions", "message_action", "shortcut"}
 _NEEDS_USER = {
     "block_actions",
     "view_submission",
@@ -43,11 +45,19 @@ def problem(body: Any) -> str | None:
     for key in _STRING_KEYS:
         if key in body and not isinstance(body[key], str):
             return f"{key} is not a string"
-    if body.get("type") in _NEEDS_USER and not isinstance((body.get("user") or {}).get("id"), str):
+    if body.get("type") in _NEEDS_USER and not _non_empty_string((body.get("user") or {}).get("id")):
         return "no user"
+    if body.get("response_url") and not str(body["response_url"]).startswith(("https://", "http://")):
+        return "response_url is not a web address"
+    if body.get("type") in _NEEDS_TRIGGER and not _non_empty_string(body.get("trigger_id")):
+        return "no trigger_id"
     if "command" in body and not all(body.get(key) for key in ("user_id", "trigger_id")):
         return "a command without user_id or trigger_id"
     return _view_problem(body.get("view")) or _actions_problem(body.get("actions")) or _event_problem(body)
+
+
+def _non_empty_string(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def _view_problem(view: Any) -> str | None:
@@ -68,9 +78,13 @@ def _actions_problem(actions: Any) -> str | None:
     if not isinstance(actions, list) or not all(isinstance(action, dict) for action in actions):
         return "actions is not a list of objects"
     for action in actions:
-        for key in ("action_id", "block_id", "value", "type"):
+        if not _non_empty_string(action.get("action_id")):
+            return "an action without an action_id"
+        for key in ("block_id", "value", "type", "selected_user"):
             if key in action and not isinstance(action[key], str):
                 return f"actions[].{key} is not a string"
+        if "selected_option" in action and not isinstance(action["selected_option"], dict):
+            return "actions[].selected_option is not an object"
     return None
 
 

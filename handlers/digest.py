@@ -25,9 +25,16 @@ def _preview_listener(deps: Deps) -> Any:
                 response_type="ephemeral",
             )
             return
+        if not command.get("response_url"):  # Slack always sends one; without it, answer in the ack
+            ack(**_preview(deps))
+            return
         ack()
-        with deps.session_factory() as session:
-            reply = digest_reply(build_digest(session, end=deps.clock()), zone=deps.settings.timezone)
-        respond(text=reply.text, blocks=reply.as_dicts(), response_type="ephemeral")
+        respond(**_preview(deps))
 
     return on_preview
+
+
+def _preview(deps: Deps) -> dict[str, Any]:
+    with deps.session_factory() as session:
+        reply = digest_reply(build_digest(session, end=deps.clock()), zone=deps.settings.timezone)
+    return {"text": reply.text, "blocks": reply.as_dicts(), "response_type": "ephemeral"}

@@ -186,6 +186,218 @@ def test_odd_bodies_never_get_a_server_error(bot: BotUnderTest, body: bytes) -> 
     assert bot.send(body, "application/json").status < 500
 
 
+# Every listener's own payload, one field broken ----------------------------------------------------------------
+
+BROKEN = (None, 7, -1, 2.5, True, "", "x" * 5, [], {}, ["x"], {"a": 1})
+DROPPED = object()
+
+
+def _valid_payloads(fake: FakeSlack) -> list[tuple[str, dict[str, Any]]]:
+    """A well-formed payload for each listener: every button, every form, the shortcut, the events."""
+    answer_to = fake.response_url("mutated")
+    clicks = [
+        block_action(action_id=action, value="1", user="U0BILLING", response_url=answer_to)
+        for action in (
+            "item_acknowledge",
+            "item_mark_actioned",
+            "item_decline",
+            "item_reassign",
+            "item_reopen",
+            "item_snooze",
+            "credit_me",
+            "stay_anonymous",
+        )
+    ] + [
+        block_action(action_id="item_upvote", value="2", user="U0A", response_url=answer_to),
+        block_action(
+            action_id="item_more",
+            value="",
+            user="U0BILLING",
+            response_url=answer_to,
+            selected_option={"text": {"type": "plain_text", "text": "x"}, "value": "duplicate:1"},
+        ),
+    ]
+    text = {"type": "plain_text_input", "value": "Refunded"}
+    forms = [
+        view_submission(callback_id="cx_file_alarm", values=modal_values("refund missing", customers="ACME")),
+        view_submission(callback_id="cx_file_idea", values=modal_values("weekend chat", severity=None)),
+        view_submission(
+            callback_id="cx_mark_actioned",
+            values={
+                "what_was_done": {"what_was_done": text},
+                "led_to_action": {
+                    "led_to_action": {"type": "radio_buttons", "selected_option": {"value": "yes"}}
+                },
+            },
+            user="U0BILLING",
+            private_metadata="1",
+        ),
+        view_submission(
+            callback_id="cx_decline", values={"why": {"why": text}}, user="U0BILLING", private_metadata="1"
+        ),
+        view_submission(
+            callback_id="cx_reassign",
+            values={
+                "new_area": {"new_area": {"type": "static_select", "selected_option": {"value": "billing"}}},
+                "new_person": {"new_person": {"type": "users_select", "selected_user": "U0NEWBIE"}},
+            },
+            user="U0BILLING",
+            private_metadata="1",
+        ),
+        view_submission(
+            callback_id="cx_duplicate",
+            values={"original": {"original": {"type": "plain_text_input", "value": "#2"}}},
+            user="U0BILLING",
+            private_metadata="1",
+        ),
+    ]
+    shortcut = {
+        "type": "message_action",
+        "callback_id": "cx_raise_from_message",
+        "trigger_id": "trig-shortcut",
+        "team": {"id": "T0TEST"},
+        "user": {"id": "U0SUPPORT"},
+        "channel": {"id": "C0SUPPORT"},
+        "message_ts": "1700000000.000200",
+        "message": {
+            "type": "message",
+            "user": "U0CUSTOMER",
+            "ts": "1700000000.000200",
+            "text": "charged twice",
+        },
+        "response_url": answer_to,
+    }
+    events = [
+        {
+            "type": "event_callback",
+            "team_id": "T0TEST",
+            "event_id": "Ev1",
+            "event": {
+                "type": "message",
+                "channel": "C0BILLING",
+                "user": "U0BILLING",
+                "text": "ack",
+                "ts": "1700000001.000100",
+                "thread_ts": "1.0",
+            },
+        },
+        {
+            "type": "event_callback",
+            "team_id": "T0TEST",
+            "event_id": "Ev2",
+            "event": {"type": "app_home_opened", "user": "U0BILLING", "tab": "home"},
+        },
+    ]
+    return [
+        *(("interaction", payload) for payload in [*clicks, *forms, shortcut]),
+        *(("event", envelope) for envelope in events),
+    ]
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a payload (object keys and list positions, four levels deep)."""
+    found: list[tuple[Any, ...]] = []
+    children = (
+        value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    )
+    for key, child in children:
+        found.append((*prefix, key))
+        if len(prefix) < 3:
+            found += _paths(child, (*prefix, key))
+    return found
+
+
+def _broken(payload: dict[str, Any], path: tuple[Any, ...], replacement: Any) -> dict[str, Any]:
+    copy = json.loads(json.dumps(payload))
+    parent = copy
+    for key in path[:-1]:
+        parent = parent[key]
+    if replacement is DROPPED:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = replacement
+    return copy
+
+
+@pytest.fixture
+def filed(bot: BotUnderTest) -> BotUnderTest:
+    """An alarm (#1, billing's, its card posted) and an idea (#2) for the payloads to act on."""
+    bot.command("/cx-alarm", "refund never arrived")
+    bot.command("/cx-idea", "weekend live chat")
+    bot.settle()
+    return bot
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_any_listener_with_a_field_missing_or_of_the_wrong_type_answers_without_failing(
+    filed: BotUnderTest, fake_slack: FakeSlack, errors_logged: list[logging.LogRecord], data: st.DataObject
+) -> None:
+    """Each listener's real payload with one field, at any depth, dropped or given another type:
+    refused with 400, ignored (404) or handled (200), never a 500 and never a listener that raised; and whatever
+    it leads cxbot to call, Slack would accept (the fake fails the test otherwise)."""
+    logged_before = len(errors_logged)
+    kind, payload = data.draw(st.sampled_from(_valid_payloads(fake_slack)), label="payload")
+    path = data.draw(st.sampled_from(_paths(payload)), label="path")
+    replacement = data.draw(st.sampled_from((DROPPED, *BROKEN)), label="replacement")
+    broken = _broken(payload, path, replacement)
+    if kind == "event":
+        answer = filed.send(json.dumps(broken).encode(), "application/json")
+    else:
+        answer = filed.interaction(broken)
+    filed.settle()
+    # 404 is Bolt's "no listener for this" (a type or callback_id broken): ignored, as it should be.
+    assert answer.status in (200, 400, 404), (answer.status, answer.body[:200])
+    assert _described(errors_logged[logged_before:]) == []
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    command=st.sampled_from(["/cx-alarm", "/cx-idea", "/cx-digest"]),
+    text=st.sampled_from(["refund missing", "", "help", "-anon refund missing"]),
+    field=st.sampled_from(
+        ["user_id", "channel_id", "team_id", "trigger_id", "response_url", "text", "command", "user_name"]
+    ),
+    value=st.sampled_from([None, "", "x" * 5, "U0BILLING", "0"]),
+)
+def test_any_command_with_a_field_missing_or_odd_answers_without_failing(
+    bot: BotUnderTest,
+    fake_slack: FakeSlack,
+    errors_logged: list[logging.LogRecord],
+    command: str,
+    text: str,
+    field: str,
+    value: str | None,
+) -> None:
+    logged_before = len(errors_logged)
+    form = {
+        "command": command,
+        "text": text,
+        "user_id": "U0ADMIN1",
+        "user_name": "admin",
+        "channel_id": "C0X",
+        "team_id": "T0TEST",
+        "trigger_id": f"t{time.monotonic_ns()}",
+        "response_url": fake_slack.response_url("odd-command"),
+    }
+    if value is None:
+        del form[field]
+    else:
+        form[field] = value
+    answer = bot.send(urllib.parse.urlencode(form).encode(), FORM)
+    bot.settle()
+    assert answer.status in (200, 400, 404), (answer.status, answer.body[:200])
+    assert _described(errors_logged[logged_before:]) == []
+
+
 # Text property tests ------------------------------------------------------------------------------------------
 
 any_text = st.text(st.characters(codec="utf-8"), min_size=1, max_size=400) | st.builds(
@@ -217,6 +429,15 @@ def errors_logged() -> Iterator[list[logging.LogRecord]]:
         yield records
     finally:
         logging.getLogger().removeHandler(handler)
+
+
+def _described(records: list[logging.LogRecord]) -> list[str]:
+    """Logged errors, each with the last line of its exception: what a failing test shows."""
+    described = []
+    for record in records:
+        error = record.exc_info[1] if record.exc_info else None
+        described.append(f"{record.getMessage()}: {error!r}" if error else record.getMessage())
+    return described
 
 
 def _card_of(fake: FakeSlack, item: Item) -> Any:
@@ -275,7 +496,7 @@ def test_command_text_is_stored_verbatim_and_shown_safely(
     _assert_card_shows(fake_slack, item)
     [confirmation] = [c for c in fake_slack.calls_to("response_url") if c.path.endswith(answer_to)]
     _assert_pings_nobody(confirmation.all_text())
-    assert errors_logged == []
+    assert _described(errors_logged) == []
 
 
 modal_text = st.text(st.characters(codec="utf-8"), min_size=1, max_size=3000).filter(str.strip)
@@ -305,7 +526,7 @@ def test_filing_form_inputs_are_stored_verbatim_and_shown_safely(
     assert item is not None and item.text == text
     assert item.customers == (customers if customers.strip() else None)
     _assert_card_shows(fake_slack, item)
-    assert errors_logged == []
+    assert _described(errors_logged) == []
 
 
 @settings(
@@ -355,7 +576,7 @@ def test_owner_form_inputs_are_stored_verbatim_and_shown_safely(
     told = [c for c in after if c.method in ("chat.postMessage", "chat.postEphemeral", "response_url")]
     assert told, "nobody was told"
     _assert_pings_nobody(*(c.all_text() for c in after))
-    assert errors_logged == []
+    assert _described(errors_logged) == []
 
 
 def test_fifty_kilobytes_with_control_characters(
@@ -371,7 +592,7 @@ def test_fifty_kilobytes_with_control_characters(
     assert len(section) <= SECTION_TEXT_LIMIT and "50,000 characters" in section
     assert section == shown(text, SECTION_TEXT_LIMIT, item_number=item.id)
     _assert_pings_nobody(card.all_text())
-    assert errors_logged == []
+    assert _described(errors_logged) == []
 
 
 def test_fifty_kilobytes_in_the_filing_form(
@@ -390,4 +611,4 @@ def test_fifty_kilobytes_in_the_filing_form(
     item = last_item(bot)
     assert item is not None and item.text == text
     _assert_card_shows(fake_slack, item)
-    assert errors_logged == []
+    assert _described(errors_logged) == []
