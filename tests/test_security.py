@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from bot import jobs
 from bot.blocks.card import card_text
 from bot.blocks.text import SECTION_TEXT_LIMIT, escape, preview, shown
 from storage.models import Item, Vote
@@ -134,6 +135,105 @@ def test_requests_without_a_signature_are_refused(bot: BotUnderTest) -> None:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 401
     assert last_item(bot) is None
+
+
+# Anonymity ---------------------------------------------------------------------------------------------------
+
+WHISTLEBLOWER = "U0WHISTLE"
+
+
+@pytest.fixture
+def every_log_line() -> Iterator[list[str]]:
+    """Every line cxbot's own code logs, down to DEBUG, formatted with any traceback, and whatever
+    Bolt, the Slack SDK and the rest log at the default level (INFO)."""
+    lines: list[str] = []
+    formatter = logging.Formatter("%(name)s %(message)s")
+    handler = logging.Handler(level=logging.DEBUG)
+    handler.emit = lambda record: lines.append(formatter.format(record))  # type: ignore[method-assign]
+    ours = [logging.getLogger(name) for name in ("bot", "handlers", "storage", "cxbot")]
+    levels = [logger.level for logger in ours]
+    root = logging.getLogger()
+    root_level = root.level
+    root.setLevel(logging.INFO)
+    for logger in ours:
+        logger.setLevel(logging.DEBUG)
+    root.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(root_level)
+        for logger, level in zip(ours, levels, strict=True):
+            logger.setLevel(level)
+
+
+def test_an_anonymous_raiser_is_named_only_to_themselves(
+    bot: BotUnderTest, fake_slack: FakeSlack, clock: Any, every_log_line: list[str]
+) -> None:
+    """The whole life of an anonymous alarm, in every place it is shown: the card, its thread, the
+    owner's nag, the digest and its preview, App Home, the close-out and the credit question. Only
+    the raiser's own DMs may carry their ID; no other Slack call and no log line does."""
+    filing = view_submission(
+        callback_id="cx_file_alarm",
+        values=modal_values("The refund page lies about timing", anonymous=True, severity="high"),
+        user=WHISTLEBLOWER,
+        view_id="VWHISTLE",
+    )
+    assert bot.interaction(filing).status == 200
+    bot.settle()
+    item = last_item(bot)
+    assert item is not None and item.anonymous and item.raiser_id == WHISTLEBLOWER
+    owner, admin = "U0BILLING", "U0ADMIN1"
+    bot.interaction(block_action(action_id="item_acknowledge", value=str(item.id), user=owner))
+    thread_reply = {
+        "type": "message",
+        "channel": "C0BILLING",
+        "user": owner,
+        "text": "On it",
+        "ts": "1700000002.000100",
+        "thread_ts": item.card_ts,
+    }
+    bot.event(thread_reply, event_id="EvReply")
+    clock.advance(days=8)
+    bot.settle()
+    jobs.nag(bot.runtime.deps)
+    jobs.digest(bot.runtime.deps)
+    bot.command("/cx-digest", "", user=admin, response_url=fake_slack.response_url("preview"))
+    for who in (owner, admin):
+        bot.event({"type": "app_home_opened", "user": who, "tab": "home"}, event_id=f"EvHome{who}")
+    closing = view_submission(
+        callback_id="cx_mark_actioned",
+        values={
+            "what_was_done": {"what_was_done": {"type": "plain_text_input", "value": "Fixed the page"}},
+            "led_to_action": {
+                "led_to_action": {"type": "radio_buttons", "selected_option": {"value": "yes"}}
+            },
+        },
+        user=owner,
+        view_id="VCLOSE",
+        private_metadata=str(item.id),
+    )
+    bot.interaction(closing)
+    bot.settle()
+    bot.interaction(block_action(action_id="stay_anonymous", value=str(item.id), user=WHISTLEBLOWER))
+    bot.settle()
+
+    raisers_dm = "D" + WHISTLEBLOWER[1:]
+    to_raiser = [
+        c
+        for c in fake_slack.calls
+        if raisers_dm == c.args.get("channel") or c.args.get("users") == WHISTLEBLOWER
+    ]
+    assert len(to_raiser) >= 3, "the raiser should hear of filing, closing and the credit question"
+    seen = {c.method for c in fake_slack.calls}
+    assert {"chat.postMessage", "chat.update", "views.publish"} <= seen
+    for call in fake_slack.calls:
+        if call not in to_raiser:
+            assert WHISTLEBLOWER not in call.all_text(), f"{call.method} named the anonymous raiser"
+    assert len(every_log_line) > 10, "cxbot should have logged what it did"
+    assert [line for line in every_log_line if WHISTLEBLOWER in line] == []
+    with bot.runtime.deps.session_factory() as session:
+        assert session.get(Item, item.id).credit.value == "declined"  # type: ignore[union-attr]
 
 
 # Malformed payloads --------------------------------------------------------------------------------------------
