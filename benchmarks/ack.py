@@ -62,6 +62,8 @@ class Level:
     max: float
     throughput: float
     drain_seconds: float | None = None
+    # Every item acked, stored and its messages delivered, per second of the level's rounds and drains.
+    delivered_per_second: float | None = None
     cpu_ms_per_request: float | None = None
     statuses: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
@@ -337,6 +339,7 @@ def _run_one(
             bare_level.cpu_ms_per_request = 1000 * bare_cpu / max(bare_level.ok, 1)
             bot_level.cpu_ms_per_request = 1000 * bot_cpu / max(bot_level.ok, 1)
             bot_level.drain_seconds = max(drains)
+            bot_level.delivered_per_second = bot_level.ok / (bot_level.elapsed + sum(drains))
             for name, level in (("bare ", bare_level), ("cxbot", bot_level)):
                 log(
                     f"ack: {kind}: {name} x{concurrency:<2}: p50 {level.p50:6.1f} ms  "
