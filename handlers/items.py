@@ -134,15 +134,21 @@ def _dialog_button(deps: Deps, doing: str, view_for: Callable[[Deps, Item], Any]
     def on_click(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         try:
-            item = loop.check_manager(deps, item_id=_item_id(action), user_id=user_of(body), doing=doing)
-            if item.status not in lifecycle.OPEN:
-                raise CxError(f"#{item.id} is {item.status.value}; reopen it first.")
+            item = _open_item_to_manage(deps, item_id=_item_id(action), user_id=user_of(body), doing=doing)
         except CxError as error:
             tell(body, client, error.user_message)
             return
         client.views_open(trigger_id=body["trigger_id"], view=view_for(deps, item))
 
     return on_click
+
+
+def _open_item_to_manage(deps: Deps, *, item_id: int, user_id: str, doing: str) -> Item:
+    """The item, if `user_id` may manage it and it is still open: checked before a form opens."""
+    item = loop.check_manager(deps, item_id=item_id, user_id=user_id, doing=doing)
+    if item.status not in lifecycle.OPEN:
+        raise CxError(f"#{item.id} is {item.status.value}; reopen it first.")
+    return item
 
 
 def _more_menu(deps: Deps) -> Any:
@@ -158,7 +164,7 @@ def _more_menu(deps: Deps) -> Any:
                 )
                 _after(deps, body, client, change, quiet=False)
                 return
-            item = loop.check_manager(
+            item = _open_item_to_manage(
                 deps, item_id=item_id, user_id=user_of(body), doing="mark it a duplicate"
             )
         except CxError as error:

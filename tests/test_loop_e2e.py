@@ -340,6 +340,24 @@ def test_duplicate_raiser_shares_the_original_credit(bot: BotUnderTest, fake_sla
     assert f"<@{RAISER}>" in kudos.all_text() and "<@U0SECOND>" in kudos.all_text()
 
 
+def test_a_closed_item_opens_no_form_until_reopened(bot: BotUnderTest, fake_slack: FakeSlack) -> None:
+    item = file(bot, fake_slack)
+    submit(bot, "cx_mark_actioned", item.id, actioned_values(), OWNER, "VACT")
+    click(bot, fake_slack, "item_decline", item.id, OWNER)
+    more = block_action(
+        action_id="item_more",
+        value="",
+        user=OWNER,
+        response_url=fake_slack.response_url(f"item_more-{OWNER}"),
+        selected_option={"value": f"duplicate:{item.id}"},
+    )
+    bot.interaction(more)
+    bot.settle()
+    assert fake_slack.calls_to("views.open") == []
+    for action_id in ("item_decline", "item_more"):
+        assert "reopen it first" in told(fake_slack, action_id, OWNER)
+
+
 def test_raiser_may_withdraw_while_new_only(bot: BotUnderTest, fake_slack: FakeSlack) -> None:
     item = file(bot, fake_slack)
     payload = block_action(
