@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -72,15 +73,15 @@ def file(db: sessionmaker[Session], text: str, at: datetime, **fields: object) -
         return file_item(session=session, submission=submission, triage=TRIAGE, now=at).id
 
 
-def sweep(db: sessionmaker[Session], at: datetime):  # type: ignore[no-untyped-def]
+def sweep(  # type: ignore[no-untyped-def]
+    db: sessionmaker[Session],
+    at: datetime,
+    *,
+    members: Callable[[str], frozenset[str]] = members_of,
+    zones: Callable[[str], str] = zone_of,
+):
     return run_nag_sweep(
-        db,
-        at=at,
-        now=at,
-        interval=timedelta(minutes=15),
-        admins=ADMINS,
-        members_of=members_of,
-        zone_of=zone_of,
+        db, at=at, now=at, interval=timedelta(minutes=15), admins=ADMINS, members_of=members, zone_of=zones
     )
 
 
@@ -155,15 +156,7 @@ def test_slack_is_asked_with_no_transaction_open(db: sessionmaker[Session]) -> N
         asked.append((user, pool.checkedout()))
         return zone_of(user)
 
-    result = run_nag_sweep(
-        db,
-        at=MONDAY + timedelta(hours=24),
-        now=MONDAY + timedelta(hours=24),
-        interval=timedelta(minutes=15),
-        admins=ADMINS,
-        members_of=count_members,
-        zone_of=count_zone,
-    )
+    result = sweep(db, MONDAY + timedelta(hours=24), members=count_members, zones=count_zone)
     assert result.dms == 3
     assert sorted(who for who, _ in asked) == ["S0SUPPORT", "U0BILLING", "U0SUP1", "U0SUP2"]
     assert [open_connections for _, open_connections in asked] == [0, 0, 0, 0]
@@ -181,15 +174,7 @@ def test_an_item_acted_on_while_slack_is_asked_is_not_nagged(db: sessionmaker[Se
             lifecycle.acknowledge(session=session, item=item, actor=admin(), now=at, via="button")
         return zone_of(user)
 
-    result = run_nag_sweep(
-        db,
-        at=at,
-        now=at,
-        interval=timedelta(minutes=15),
-        admins=ADMINS,
-        members_of=members_of,
-        zone_of=acknowledge_meanwhile,
-    )
+    result = sweep(db, at, zones=acknowledge_meanwhile)
     assert (result.nagged_items, result.dms) == (1, 1)
     assert nag_dms(db) == [{"user": "U0BILLING", "items": [still_waiting]}]
 
