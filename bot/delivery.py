@@ -7,6 +7,7 @@ to store (say, the card's ts) in the same transaction that marks the message sen
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 METADATA_EVENT = "cxbot_outbox"
 _RECONCILE_SLACK_SECONDS = 5.0
 _RECONCILE_MAX_PAGES = 10
+# How many confirmations posted by response_url a process remembers (see DeliveryContext).
+_REMEMBERED_CONFIRMATIONS = 10_000
 
 
 @dataclass
@@ -55,6 +58,11 @@ class DeliveryContext:
     clock: Clock = system_clock
     timeout: int = 10
     joined_channels: set[str] = field(default_factory=set)
+    # Outbox ids of the confirmations this process posted by response_url, oldest first. Such a
+    # reply can't be looked up in Slack afterwards, so when one is claimed again (the database
+    # went away between Slack's answer and the commit that marks it sent, and its lease ran out)
+    # this is how the process knows it arrived, and doesn't confirm a second time by DM.
+    confirmed_by_response_url: OrderedDict[int, None] = field(default_factory=OrderedDict)
 
 
 Delivery = Callable[[DeliveryContext, OutboxMessage], Delivered]
@@ -77,6 +85,9 @@ def post_card(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
 
 
 def confirm_raiser(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    if message.id in ctx.confirmed_by_response_url:
+        log.info("outbox #%s: already confirmed by response_url; not confirming again", message.id)
+        return Delivered(result={"via": "response_url"})
     item = _load_item(ctx, message)
     permalink = _permalink(ctx, item.channel, item.card_ts) if item.card_ts else None
     reply = confirmation(item, permalink=permalink)
@@ -87,8 +98,16 @@ def confirm_raiser(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
         except ResponseUrlGone as gone:
             log.info("outbox #%s: response_url gone (%s); confirming by DM", message.id, gone)
         else:
+            _remember_confirmation(ctx, message.id)
             return Delivered(result={"via": "response_url"})
     return _delivered_dm(send_dm(ctx, message, user_id=item.raiser_id, reply=reply))
+
+
+def _remember_confirmation(ctx: DeliveryContext, outbox_id: int) -> None:
+    remembered = ctx.confirmed_by_response_url
+    remembered[outbox_id] = None
+    while len(remembered) > _REMEMBERED_CONFIRMATIONS:
+        remembered.popitem(last=False)
 
 
 def update_card(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:

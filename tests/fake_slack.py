@@ -65,6 +65,43 @@ class _Fault:
     retry_after: int | None
     error: str | None
     delay: float
+    hold: Hold | None = None  # answer only once the test releases it (the call is done first)
+    label: str | None = None  # what the call is recorded as, instead of http_<status>
+
+
+# How long a held call waits for release() at most, so that a test that forgets can't hang a thread.
+HOLD_LIMIT_SECONDS = 300.0
+
+
+class Hold:
+    """One call that the fake does (a post is posted) and then doesn't answer until the test calls
+    release(): to the bot, the call is in flight for as long as the test likes, say while it kills
+    the bot or stops its database. From FakeSlack.hold_next()."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self._reached = threading.Event()
+        self._released = threading.Event()
+        self._call: Call | None = None
+
+    def wait_reached(self, timeout: float = 20.0) -> Call:
+        """Wait until the held call has arrived (and been done); returns it."""
+        if not self._reached.wait(timeout):
+            raise AssertionError(f"waited {timeout} s for a {self.method} call to hold")
+        assert self._call is not None
+        return self._call
+
+    @property
+    def reached(self) -> bool:
+        return self._reached.is_set()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def _hold(self, call: Call) -> None:
+        self._call = call
+        self._reached.set()
+        self._released.wait(HOLD_LIMIT_SECONDS)
 
 
 @cache
@@ -100,6 +137,8 @@ class FakeSlack:
         self._views = itertools.count(1)
         self._changed = threading.Condition()
         self._outage: tuple[str, float, int, float] | None = None
+        self._response_url_outage: tuple[str, float, int, float] | None = None
+        self._holds: list[Hold] = []
         self.socket_mode_url: str | None = None  # what apps.connections.open hands out
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -127,6 +166,8 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        for hold in self._holds:  # let held calls answer: their threads end
+            hold.release()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -199,27 +240,71 @@ class FakeSlack:
             for _ in range(times):
                 queue.append(_Fault(status, retry_after, error, delay))
 
+    def hold_next(self, method: str) -> Hold:
+        """Do the next call to `method` (a post is posted), and answer it only once the returned
+        Hold is released: the client sees a call in flight until then. `method` may be
+        "response_url"."""
+        hold = Hold(method)
+        with self._changed:
+            self._holds.append(hold)
+            self._faults.setdefault(method, deque()).append(_Fault(200, None, None, 0.0, hold=hold))
+        return hold
+
     def set_user(
         self, user_id: str, *, tz: str = "America/New_York", is_bot: bool = False, deleted: bool = False
     ) -> None:
         self._users[user_id] = {"tz": tz, "is_bot": is_bot, "deleted": deleted}
 
-    def outage(self, mode: str, *, seconds: float, retry_after: int = 5, delay: float = 3.0) -> None:
+    def outage(
+        self,
+        mode: str,
+        *,
+        seconds: float,
+        retry_after: int = 5,
+        delay: float = 3.0,
+        web_api: bool = True,
+        response_urls: bool = False,
+    ) -> None:
         """From now on, for `seconds`, every Web API call fails: mode "500" or "503" answers that
         status, "429" answers rate-limited with Retry-After, "timeout" does the call (a post is
-        posted) but answers after `delay` seconds, so the client gives up without knowing."""
-        with self._changed:
-            self._outage = (mode, time.monotonic() + seconds, retry_after, delay)
+        posted) but answers after `delay` seconds, so the client gives up without knowing.
 
-    def _outage_fault(self) -> _Fault | None:
+        With `response_urls`, posts to response URLs fail the same way for that time (replacing
+        any earlier response_url outage), except that in "timeout" mode the post is not made: it
+        hangs for `delay` seconds and is answered 504, recorded as fault "timeout". (An ephemeral
+        reply can't be looked up afterwards, so a client can't tell "posted, answered late" from
+        "not posted"; this fake stands for the second.) With `web_api=False`, the Web API is left
+        as it is."""
+        outage = (mode, time.monotonic() + seconds, retry_after, delay)
         with self._changed:
-            if self._outage is None:
-                return None
-            mode, until, retry_after, delay = self._outage
-            if time.monotonic() >= until:
+            if web_api:
+                self._outage = outage
+            if response_urls:
+                self._response_url_outage = outage
+
+    def end_outage(self, *, web_api: bool = True, response_urls: bool = True) -> None:
+        """End the outage now, whatever outage() said: of the Web API, of response URLs, or both."""
+        with self._changed:
+            if web_api:
                 self._outage = None
+            if response_urls:
+                self._response_url_outage = None
+
+    def _outage_fault(self, *, response_url: bool = False) -> _Fault | None:
+        with self._changed:
+            outage = self._response_url_outage if response_url else self._outage
+            if outage is None:
+                return None
+            mode, until, retry_after, delay = outage
+            if time.monotonic() >= until:
+                if response_url:
+                    self._response_url_outage = None
+                else:
+                    self._outage = None
                 return None
         if mode == "timeout":
+            if response_url:
+                return _Fault(504, None, None, delay, label="timeout")
             return _Fault(200, None, None, delay)
         return _Fault(int(mode), retry_after if mode == "429" else None, None, 0.0)
 
@@ -279,16 +364,23 @@ class FakeSlack:
             self._violations.append(text)
 
     def _answer_response_url(self, request: BaseHTTPRequestHandler, path: str, args: dict[str, Any]) -> None:
-        fault = self._next_fault("response_url")
+        fault = self._outage_fault(response_url=True) or self._next_fault("response_url")
         name = "response_url"
         if fault is not None and fault.status != 200:
-            self._record(Call(name, args, None, path, fault=f"http_{fault.status}"))
-            _send(request, fault.status, b"expired_url" if fault.status == 404 else b"error", "text/plain")
+            self._record(Call(name, args, None, path, fault=fault.label or f"http_{fault.status}"))
+            if fault.delay:
+                time.sleep(fault.delay)
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            body = b"expired_url" if fault.status == 404 else b"error"
+            _send(request, fault.status, body, "text/plain", headers)
             return
         problem = _message_problem(args, limit=50)
         if problem:
             self._violation(f"response_url: {problem}")
-        self._record(Call(name, args, None, path))
+        call = Call(name, args, None, path)
+        self._record(call)
+        if fault is not None and fault.hold is not None:
+            fault.hold._hold(call)
         _send(request, 200, b"ok", "text/plain")
 
     def _answer_method(
@@ -308,9 +400,12 @@ class FakeSlack:
             self._answer_fault(request, path, method, args, token, fault)
             return
         answer = self._respond(method, args)
-        self._record(Call(method, args, token, path, response=answer))
+        call = Call(method, args, token, path, response=answer)
+        self._record(call)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
+        if fault is not None and fault.hold is not None:
+            fault.hold._hold(call)
         _send_json(request, 200, answer)
 
     def _answer_fault(

@@ -82,6 +82,12 @@ class BotProcess:
         raise AssertionError(f"cxbot didn't start in {timeout} s:\n{self.log.read_text()[-3000:]}")
 
     def command(self, text: str, *, response_url: str, trigger: str) -> int:
+        """Send /cx-alarm `text` as Slack would; returns the HTTP status of the answer."""
+        return self.command_answer(text, response_url=response_url, trigger=trigger)[0]
+
+    def command_answer(self, text: str, *, response_url: str, trigger: str) -> tuple[int, str]:
+        """Send /cx-alarm `text` as Slack would; returns the answer's HTTP status and body (an
+        immediate ack has an empty body; a slow save says so in it)."""
         body = urllib.parse.urlencode(
             {
                 "command": "/cx-alarm",
@@ -104,12 +110,20 @@ class BotProcess:
             },
         )
         with urllib.request.urlopen(request, timeout=5) as answer:
-            return int(answer.status)
+            return int(answer.status), answer.read().decode("utf-8")
 
     def kill(self) -> None:
+        """SIGKILL the bot, and wait until its worker process (which delivers the outbox, and
+        dies with it by the parent-death signal) is gone too."""
         assert self.process is not None
+        children = _children(self.process.pid)
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in children):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"cxbot's worker {children} outlived it by 10 s")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -118,3 +132,23 @@ class BotProcess:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def _children(pid: int) -> list[int]:
+    """The process's children, from Linux's /proc (none elsewhere)."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in children.read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
