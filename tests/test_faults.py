@@ -171,6 +171,15 @@ def assert_all_delivered_once(
     return via
 
 
+def start_bot(
+    fake: FakeSlack, database_url: str, routes_file: Path, tmp_path: Path, env: dict[str, str]
+) -> BotProcess:
+    """`cxbot run --http` against the fake Slack, logging to the test's bot.log."""
+    return BotProcess(
+        fake=fake, database_url=database_url, routes_file=routes_file, log=tmp_path / "bot.log", **env
+    ).start()
+
+
 class Commands:
     """Files /cx-alarm commands with response URLs c0, c1, … and remembers what was sent."""
 
@@ -195,13 +204,7 @@ class Commands:
 def test_slack_failing_for_minutes_loses_and_repeats_nothing(
     fake_slack: FakeSlack, database_url: str, routes_file: Path, tmp_path: Path
 ) -> None:
-    bot = BotProcess(
-        fake=fake_slack,
-        database_url=database_url,
-        routes_file=routes_file,
-        log=tmp_path / "bot.log",
-        **FAST_RECOVERY,
-    ).start()
+    bot = start_bot(fake_slack, database_url, routes_file, tmp_path, FAST_RECOVERY)
     commands = Commands(fake_slack, "refund problem")
     try:
         for mode, fault in FAULT_MODES.items():
@@ -243,18 +246,12 @@ KILLS = 3
 def test_sigkill_mid_delivery_then_restart(
     fake_slack: FakeSlack, database_url: str, routes_file: Path, tmp_path: Path
 ) -> None:
-    def start_bot() -> BotProcess:
-        return BotProcess(
-            fake=fake_slack,
-            database_url=database_url,
-            routes_file=routes_file,
-            log=tmp_path / "bot.log",
-            **PATIENT_WITH_SLACK,
-        ).start()
+    def launch() -> BotProcess:
+        return start_bot(fake_slack, database_url, routes_file, tmp_path, PATIENT_WITH_SLACK)
 
     commands = Commands(fake_slack, "invoice problem")
     holds: list[Hold] = []
-    bot = start_bot()
+    bot = launch()
     try:
         for _cycle in range(KILLS):
             for _ in range(3):
@@ -270,7 +267,7 @@ def test_sigkill_mid_delivery_then_restart(
             in_flight = next(row for row in outbox if row.id == outbox_id_of(held.args))
             assert in_flight.status == OutboxStatus.SENDING.value
             assert Counter(row.status for row in outbox)[OutboxStatus.PENDING.value] >= 4
-            bot = start_bot()
+            bot = launch()
         for _ in range(3):
             commands.file(bot)
         assert_all_delivered_once(fake_slack, database_url, commands.sent)
@@ -401,13 +398,7 @@ def test_postgres_restart_while_requests_arrive(
     it: first a card (which the bot can look up in Slack), then a confirmation by response_url
     (which it can't). Commands keep arriving while it is down, and after."""
     postgres = throwaway_postgres
-    bot = BotProcess(
-        fake=fake_slack,
-        database_url=postgres.url,
-        routes_file=routes_file,
-        log=tmp_path / "bot.log",
-        **PATIENT_WITH_SLACK,
-    ).start()
+    bot = start_bot(fake_slack, postgres.url, routes_file, tmp_path, PATIENT_WITH_SLACK)
     commands = Commands(fake_slack, "refund problem")
     holds: list[Hold] = []
     held_posts: list[Call] = []
