@@ -129,13 +129,14 @@ class _People:
     def look_up(
         cls, due: list[jobs.NagCandidate], *, admins: tuple[str, ...], members_of: MembersOf, zone_of: ZoneOf
     ) -> _People:
-        groups = {owner for item in due if not item.grey_area for owner in item.owner.split(",")}
-        members = {group: members_of(group) for group in sorted(groups) if group.startswith("S")}
-        people = {
-            person
-            for item in due
-            for person in recipients(item, admins=admins, members_of=members.__getitem__)
-        }
+        members: dict[str, frozenset[str]] = {}
+
+        def ask_once(group: str) -> frozenset[str]:
+            if group not in members:
+                members[group] = members_of(group)
+            return members[group]
+
+        people = {person for item in due for person in recipients(item, admins=admins, members_of=ask_once)}
         return cls(
             members=members,
             zones={person: zone_of(person) for person in sorted(people)},
