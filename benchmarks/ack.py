@@ -26,6 +26,7 @@ import psycopg
 
 from benchmarks.common import (
     REPO_ROOT,
+    StolenCpu,
     free_port,
     libpq_url,
     log,
@@ -65,11 +66,19 @@ class Level:
     # Every item acked, stored and its messages delivered, per second of the level's rounds and drains.
     delivered_per_second: float | None = None
     cpu_ms_per_request: float | None = None
+    # The share of the machine's CPU time taken by other guests of the host during the rounds.
+    stolen_percent: float | None = None
     statuses: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
     # One entry per round: each round's own throughput and p99, to show how much they vary.
     round_throughputs: list[float] = field(default_factory=list)
     round_p99s: list[float] = field(default_factory=list)
+
+
+def _stolen(level: Level) -> str:
+    if level.stolen_percent is None:
+        return "CPU stolen: unknown"
+    return f"{level.stolen_percent:.0f}% of the CPU stolen"
 
 
 def _level(rounds: list[dict[str, Any]]) -> Level:
@@ -316,28 +325,25 @@ def _run_one(
             bare_rounds: list[dict[str, Any]] = []
             bot_rounds: list[dict[str, Any]] = []
             bare_cpu = bot_cpu = 0.0
+            bare_stolen, bot_stolen = StolenCpu(), StolenCpu()
+            load_args: dict[str, Any] = {"requests": requests, "concurrency": concurrency, "fake": fake}
             drains: list[float] = []
             for round_number in range(1, rounds + 1):
                 run_id = f"{kind}-{concurrency}-{round_number}"
                 cpu = bare.cpu_seconds()
-                bare_rounds.append(
-                    _load(
-                        bare, requests=requests, concurrency=concurrency, run_id=f"bare-{run_id}", fake=fake
-                    )
-                )
+                with bare_stolen.measuring():
+                    bare_rounds.append(_load(bare, **load_args, run_id=f"bare-{run_id}"))
                 bare_cpu += bare.cpu_seconds() - cpu
                 cpu = bot.cpu_seconds()
-                bot_rounds.append(
-                    _load(
-                        bot, requests=requests, concurrency=concurrency, run_id=f"cxbot-{run_id}", fake=fake
-                    )
-                )
+                with bot_stolen.measuring():
+                    bot_rounds.append(_load(bot, **load_args, run_id=f"cxbot-{run_id}"))
                 filed += bot_rounds[-1]["ok"]
                 drains.append(progress.wait_drained(filed))
                 bot_cpu += bot.cpu_seconds() - cpu
             bare_level, bot_level = _level(bare_rounds), _level(bot_rounds)
             bare_level.cpu_ms_per_request = 1000 * bare_cpu / max(bare_level.ok, 1)
             bot_level.cpu_ms_per_request = 1000 * bot_cpu / max(bot_level.ok, 1)
+            bare_level.stolen_percent, bot_level.stolen_percent = bare_stolen.percent, bot_stolen.percent
             bot_level.drain_seconds = max(drains)
             bot_level.delivered_per_second = bot_level.ok / (bot_level.elapsed + sum(drains))
             for name, level in (("bare ", bare_level), ("cxbot", bot_level)):
@@ -345,7 +351,7 @@ def _run_one(
                     f"ack: {kind}: {name} x{concurrency:<2}: p50 {level.p50:6.1f} ms  "
                     f"p99 {level.p99:6.1f} ms  {level.throughput:6.0f} req/s  ({level.errors} errors); "
                     f"rounds: {', '.join(f'{t:.0f}' for t in level.round_throughputs)} req/s; "
-                    f"{level.cpu_ms_per_request:.1f} ms CPU per request"
+                    f"{level.cpu_ms_per_request:.1f} ms CPU per request; {_stolen(level)}"
                 )
             out["bare"].append(bare_level.__dict__)
             out["cxbot"].append(bot_level.__dict__)

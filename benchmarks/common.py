@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -163,6 +163,44 @@ def start_watchdog(seconds: float) -> None:
     timer = threading.Timer(seconds, fire)
     timer.daemon = True
     timer.start()
+
+
+def proc_stat_steal() -> tuple[int, int]:
+    """(stolen, all) CPU time so far, in clock ticks over every CPU, from /proc/stat; (0, 0)
+    where there is no such file."""
+    try:
+        first_line = Path("/proc/stat").read_text().split("\n", 1)[0]
+        fields = [int(value) for value in first_line.split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    # user nice system idle iowait irq softirq steal (guest time is already in user and nice)
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+
+class StolenCpu:
+    """How much of the machine's CPU time the hypervisor gave to other guests while measured
+    stretches ran (the `steal` column of /proc/stat, over all CPUs). On a shared virtual machine
+    this comes and goes; while it is high, a stretch ran on less than the machine's cores."""
+
+    def __init__(self, read: Callable[[], tuple[int, int]] = proc_stat_steal) -> None:
+        self._read = read
+        self.stolen = 0
+        self.total = 0
+
+    @contextlib.contextmanager
+    def measuring(self) -> Iterator[None]:
+        stolen, total = self._read()
+        try:
+            yield
+        finally:
+            stolen_after, total_after = self._read()
+            self.stolen += stolen_after - stolen
+            self.total += total_after - total
+
+    @property
+    def percent(self) -> float | None:
+        """Stolen, as a share of all the CPU time that passed; None where /proc/stat is missing."""
+        return 100.0 * self.stolen / self.total if self.total > 0 else None
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

@@ -17,6 +17,10 @@ def _mark(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**pass**" if ok else "**FAIL**")
 
 
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f}%"
+
+
 def _ms(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.1f}"
 
@@ -257,7 +261,11 @@ def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str
         "*CPU ms/request* is the user + system CPU (from /proc) of the "
         "server and its child processes over the level, and for cxbot also over its drain, divided by "
         "the requests: what one slash command costs cxbot in all (the load generator, a separate "
-        "process on the same 2 cores, is not counted). Percentiles are nearest-rank. Ratios are "
+        "process on the same 2 cores, is not counted). *CPU stolen* is the share of the machine's "
+        "CPU time that the hypervisor gave to other guests while that server's rounds ran (the "
+        "`steal` column of /proc/stat): this is a shared virtual machine, and while that share is "
+        "high the rounds ran on less than 2 cores. It hurts cxbot more than the bare app, which "
+        "needs about one core where cxbot uses both. Percentiles are nearest-rank. Ratios are "
         "cxbot / bare.",
         "",
     ]
@@ -272,8 +280,8 @@ def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str
             f"### {DB_NAMES.get(db, db)}",
             "",
             "| Clients | Server | p50 ms | p95 ms | p99 ms | max ms | req/s | req/s by round | errors "
-            "| drained in | delivered/s | CPU ms/request |",
-            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| drained in | delivered/s | CPU ms/request | CPU stolen |",
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for b, c in zip(data["bare"], data["cxbot"], strict=True):
             for side, r in (("bare", b), ("cxbot", c)):
@@ -284,7 +292,7 @@ def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str
                 out.append(
                     f"| {r['concurrency']} | {side} | {_ms(r['p50'])} | {_ms(r['p95'])} | {_ms(r['p99'])} | "
                     f"{_ms(r['max'])} | {r['throughput']:.0f} | {by_round} | {r['errors']} | "
-                    f"{drained} | {delivered} | {cpu} |"
+                    f"{drained} | {delivered} | {cpu} | {_percent(r.get('stolen_percent'))} |"
                 )
         out += [
             "",
