@@ -1,5 +1,6 @@
 """The baseline for the ack benchmark: a Bolt app that only acks /cx-alarm, served by the same
-production server as `cxbot run --http` (bot.server.make_http_server: waitress, 16 threads).
+production server as `cxbot run --http` (bot.server.make_http_server: waitress), with the
+number of request threads that serves it best (BARE_THREADS).
 
     SLACK_BOT_TOKEN=... SLACK_SIGNING_SECRET=... SLACK_API_URL=http://127.0.0.1:N/api/ \\
         python -m benchmarks.bare_app --port P
@@ -22,6 +23,12 @@ from slack_sdk import WebClient
 from bot.server import EVENTS_PATH, make_http_server
 
 log = logging.getLogger("bare_app")
+
+# Bolt as it comes holds each request thread for at least one 10 ms poll of its listener, so its
+# throughput is about threads / 11 ms: with cxbot's 8 it would be held to about 730 acks a
+# second, which would flatter cxbot. It gets 16, as cxbot had before; with 32 it answered more
+# per second but its p99 was no better (docs/performance.md, sixth round).
+BARE_THREADS = 16
 
 
 def build_app() -> App:
@@ -52,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    server = make_http_server(build_app(), host=args.host, port=args.port)
+    server = make_http_server(build_app(), host=args.host, port=args.port, threads=BARE_THREADS)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -30,8 +30,8 @@ from storage.db import make_engine, make_session_factory, transaction
 log = logging.getLogger(__name__)
 
 # Listeners run on these threads after Bolt hands them a request; capture listeners wait there
-# for their item to be stored before acking. As many as the HTTP server has request threads, so
-# a burst of commands never queues for a listener thread (Bolt's default is 5).
+# for their item to be stored before acking. At least as many as the HTTP server has request
+# threads, so a burst of commands never queues for a listener thread (Bolt's default is 5).
 LISTENER_THREADS = 16
 # Deliveries wait while filings are arriving (until none has for INTAKE_QUIET_SECONDS), but no
 # message waits longer than LONGEST_DELIVERY_DEFERRAL_SECONDS for its turn.
