@@ -25,9 +25,9 @@ from bot.server import EVENTS_PATH, make_http_server
 log = logging.getLogger("bare_app")
 
 # Bolt as it comes holds each request thread for at least one 10 ms poll of its listener, so its
-# throughput is about threads / 11 ms: with cxbot's 8 it would be held to about 730 acks a
-# second, which would flatter cxbot. It gets 16, as cxbot had before; with 32 it answered more
-# per second but its p99 was no better (docs/performance.md, sixth round).
+# throughput is about threads / 11 ms: with the 8 cxbot has on SQLite it would be held to about
+# 730 acks a second, which would flatter cxbot. It gets 16, as cxbot has on PostgreSQL; with 32 it
+# answered more per second, but its p99 was no better (docs/performance.md, sixth round).
 BARE_THREADS = 16
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from benchmarks.ack import P99_TARGET, THROUGHPUT_TARGET
 from benchmarks.bare_app import BARE_THREADS
 from benchmarks.jobs import DIGEST_TARGET_S, NAG_TARGET_S, RSS_TARGET_MB
-from bot.server import DEFAULT_THREADS
+from bot.server import DEFAULT_THREADS, SQLITE_THREADS
 
 DB_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
@@ -242,14 +242,14 @@ def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str
         "Slack Web API (tests/fake_slack.py) as `SLACK_API_URL`, `LOG_LEVEL=INFO`. Each ack is followed "
         "by cxbot's real work: store the item, its event and outbox rows, then post the card and the "
         "confirmation to the fake Slack. `cxbot run` is two processes: one answers Slack (waitress, "
-        f"{DEFAULT_THREADS} request threads), a worker stores and delivers (the ack still waits for the "
-        "commit).",
+        f"{SQLITE_THREADS} request threads on SQLite, {DEFAULT_THREADS} on PostgreSQL), a worker stores "
+        "and delivers (the ack still waits for the commit).",
         "- **bare**: a Bolt `App` whose `/cx-alarm` listener only calls `ack()` "
         "([`benchmarks/bare_app.py`](../benchmarks/bare_app.py)), served by the same "
         f"`bot.server.make_http_server` (waitress), with {BARE_THREADS} request threads: each "
         "server gets the number that serves it best. Bolt as it comes holds a thread for at least "
-        f"one 10 ms poll, so with cxbot's {DEFAULT_THREADS} it would manage only about "
-        f"{DEFAULT_THREADS * 1000 // 11} acks a second; with 32 it answered more per second, but "
+        f"one 10 ms poll, so with the {SQLITE_THREADS} cxbot has on SQLite it would manage only "
+        f"about {SQLITE_THREADS * 1000 // 11} acks a second; with 32 it answered more per second, but "
         "its p99 was no better ([performance.md](performance.md), sixth round). Its ack "
         "leaves at Bolt's next 10 ms poll of the listener (hence its p50 of about 11 ms at one "
         "client), while cxbot answers the moment its listener acks (`bot/ack_relay.py`). So at 1 and "

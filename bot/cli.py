@@ -193,10 +193,12 @@ def _port(flag: int | None) -> int:
 
 
 def _serve_http(runtime: Runtime, *, host: str, port: int) -> None:
-    from bot.server import EVENTS_PATH, make_http_server
+    from bot.server import EVENTS_PATH, make_http_server, request_threads
 
-    server = make_http_server(runtime.app, host=host, port=port)
-    log.info("serving Slack at http://%s:%s%s", host, server.effective_port, EVENTS_PATH)
+    threads = request_threads(runtime.engine.dialect.name)
+    server = make_http_server(runtime.app, host=host, port=port, threads=threads)
+    address = f"http://{host}:{server.effective_port}{EVENTS_PATH}"
+    log.info("serving Slack at %s (%d request threads)", address, threads)
     freeze_startup_heap()
     try:
         server.run()

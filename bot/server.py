@@ -16,12 +16,16 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
-# Request threads. Each holds a request only until its ack, a few ms once the item is stored, and
-# they all share one interpreter lock: with more of them, a burst's requests wait for that lock
-# in no order, where with fewer they wait in waitress's queue, first come first served. At 32
-# concurrent slash commands, 8 threads gave a p99 about a seventh lower than 16, for the same
-# throughput (docs/performance.md, sixth round).
-DEFAULT_THREADS = 8
+# Request threads. Each holds a request only until its ack (a few ms, once the item is stored),
+# and they all share one interpreter lock. With more of them, a burst's requests wait for that
+# lock in no order; with fewer, they wait in waitress's queue, first come first served. But a
+# thread can carry only one filing at a time, and the worker stores whatever is waiting as one
+# batch: while a batch commits, the threads are what keeps the next one filling. On SQLite a
+# commit is quick, and at 32 concurrent slash commands 8 threads gave a p99 about a sixth lower
+# than 16 for the same throughput. A PostgreSQL commit is a round trip to the server, and 8
+# threads held the acks back there (docs/performance.md, sixth round).
+SQLITE_THREADS = 8
+DEFAULT_THREADS = 16
 
 StartResponse = Callable[..., Any]
 
@@ -74,6 +78,11 @@ class _QueueWarnings:
             msg = f"{msg} ({self._held_back} similar warnings held back)"
         self._next_at, self._held_back = now + self._interval, 0
         self._logger.warning(msg, *args)
+
+
+def request_threads(dialect: str) -> int:
+    """How many request threads to serve with, for the database dialect cxbot stores to."""
+    return SQLITE_THREADS if dialect == "sqlite" else DEFAULT_THREADS
 
 
 def make_http_server(app: App, *, host: str, port: int, threads: int = DEFAULT_THREADS) -> Any:
