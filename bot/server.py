@@ -19,11 +19,11 @@ HEALTH_PATH = "/healthz"
 # Request threads. Each holds a request only until its ack (a few ms, once the item is stored),
 # and they all share one interpreter lock. With more of them, a burst's requests wait for that
 # lock in no order; with fewer, they wait in waitress's queue, first come first served. But a
-# thread can carry only one filing at a time, and the worker stores whatever is waiting as one
-# batch: while a batch commits, the threads are what keeps the next one filling. On SQLite a
-# commit is quick, and at 32 concurrent slash commands 8 threads gave a p99 about a sixth lower
-# than 16 for the same throughput. A PostgreSQL commit is a round trip to the server, and 8
-# threads held the acks back there (docs/performance.md, sixth round).
+# thread carries one filing at a time, and the worker stores whatever is waiting as one batch:
+# while a batch is stored, the threads are what fills the next one. On SQLite, at 32 concurrent
+# slash commands, 8 threads gave a p99 about a sixth lower than 16 for the same throughput. On
+# PostgreSQL, whose server takes its own share of the cores for each batch, 8 didn't help and
+# cost throughput (docs/performance.md, sixth round).
 SQLITE_THREADS = 8
 DEFAULT_THREADS = 16
 
