@@ -32,9 +32,11 @@ from benchmarks.common import (
     log,
     percentile,
     postgres_schema,
+    postgres_server_pid,
     run_child,
     start_child,
     stop_child,
+    tree_cpu_seconds,
     wait_until_serving,
 )
 from tests.fake_slack import FakeSlack
@@ -66,6 +68,9 @@ class Level:
     # Every item acked, stored and its messages delivered, per second of the level's rounds and drains.
     delivered_per_second: float | None = None
     cpu_ms_per_request: float | None = None
+    # The same, for the PostgreSQL server's own processes (None: SQLite, in cxbot's processes, or
+    # a server whose processes this machine can't see).
+    database_cpu_ms_per_request: float | None = None
     # The share of the machine's CPU time taken by other guests of the host during the rounds.
     stolen_percent: float | None = None
     statuses: dict[str, int] = field(default_factory=dict)
@@ -79,6 +84,19 @@ def _stolen(level: Level) -> str:
     if level.stolen_percent is None:
         return "CPU stolen: unknown"
     return f"{level.stolen_percent:.0f}% of the CPU stolen"
+
+
+def _in_database(level: Level) -> str:
+    if level.database_cpu_ms_per_request is None:
+        return ""
+    return f" (+{level.database_cpu_ms_per_request:.1f} ms in PostgreSQL)"
+
+
+def _database_cpu_seconds(server_pid: int | None, progress: Progress) -> float:
+    """CPU used so far by the PostgreSQL server's processes, less the suite's own checks."""
+    if server_pid is None:
+        return 0.0
+    return tree_cpu_seconds(server_pid) - progress.backend_cpu_seconds()
 
 
 def _level(rounds: list[dict[str, Any]]) -> Level:
@@ -130,32 +148,12 @@ class Server:
     def cpu_seconds(self) -> float:
         """User + system CPU the server has used so far (Linux /proc), with its child processes:
         `cxbot run` files and delivers in a worker process, and that is part of its cost."""
-        return sum(_own_cpu_seconds(pid) for pid in _process_tree(self.process.pid))
+        return tree_cpu_seconds(self.process.pid)
 
     def tail(self, lines: int = 20) -> str:
         with contextlib.suppress(OSError):
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         return ""
-
-
-def _process_tree(pid: int) -> list[int]:
-    """The process and its descendants, now (each thread of a process lists the children it started)."""
-    tree, index = [pid], 0
-    while index < len(tree):
-        for children in Path(f"/proc/{tree[index]}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                tree.extend(int(child) for child in children.read_text().split())
-        index += 1
-    return tree
-
-
-def _own_cpu_seconds(pid: int) -> float:
-    """One process's user + system CPU, and that of its children that have exited."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0  # it has just exited; its parent's count of reaped children has it
-    return sum(int(field) for field in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _load(server: Server, *, requests: int, concurrency: int, run_id: str, fake: FakeSlack) -> dict[str, Any]:
@@ -190,10 +188,14 @@ def _first(row: tuple[Any, ...] | None) -> Any:
 
 
 class Progress:
-    """What cxbot has done after its acks, read straight from its database (read-only)."""
+    """What cxbot has done after its acks, read straight from its database (read-only). On
+    PostgreSQL it keeps one connection, so its checks cost the server no new backend each time,
+    and `backend_cpu_seconds` tells apart the CPU that its own backend used."""
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
+        self._pg: psycopg.Connection[Any] | None = None
+        self._backend_pid: int | None = None
 
     def counts(self) -> tuple[int, int, int]:
         """(items, unfinished outbox messages, failed outbox messages)."""
@@ -210,9 +212,27 @@ class Progress:
             finally:
                 connection.close()
         else:
-            with psycopg.connect(libpq_url(self.database_url), autocommit=True) as pg:
-                values = [int(_first(pg.execute(query).fetchone())) for query in queries]
+            pg = self._connection()
+            values = [int(_first(pg.execute(query).fetchone())) for query in queries]
         return values[0], values[1], values[2]
+
+    def backend_cpu_seconds(self) -> float:
+        """CPU used so far by the PostgreSQL backend serving these checks (0 on SQLite)."""
+        if self.database_url.startswith("sqlite:///"):
+            return 0.0
+        self._connection()
+        return 0.0 if self._backend_pid is None else tree_cpu_seconds(self._backend_pid)
+
+    def close(self) -> None:
+        if self._pg is not None:
+            self._pg.close()
+            self._pg = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._pg is None:
+            self._pg = psycopg.connect(libpq_url(self.database_url), autocommit=True)
+            self._backend_pid = int(_first(self._pg.execute("SELECT pg_backend_pid()").fetchone()))
+        return self._pg
 
     def wait_drained(self, expected_items: int, *, timeout: float = DRAIN_TIMEOUT) -> float:
         started = time.monotonic()
@@ -308,6 +328,7 @@ def _run_one(
         stop_child(bare.process)
         raise
     progress = Progress(database_url)
+    database_pid = postgres_server_pid(database_url) if kind == "postgres" else None
     out: dict[str, Any] = {"bare": [], "cxbot": []}
     try:
         filed = 0
@@ -324,7 +345,7 @@ def _run_one(
         for concurrency in levels:
             bare_rounds: list[dict[str, Any]] = []
             bot_rounds: list[dict[str, Any]] = []
-            bare_cpu = bot_cpu = 0.0
+            bare_cpu = bot_cpu = database_cpu = 0.0
             bare_stolen, bot_stolen = StolenCpu(), StolenCpu()
             load_args: dict[str, Any] = {"requests": requests, "concurrency": concurrency, "fake": fake}
             drains: list[float] = []
@@ -334,15 +355,18 @@ def _run_one(
                 with bare_stolen.measuring():
                     bare_rounds.append(_load(bare, **load_args, run_id=f"bare-{run_id}"))
                 bare_cpu += bare.cpu_seconds() - cpu
-                cpu = bot.cpu_seconds()
+                cpu, database_cpu_before = bot.cpu_seconds(), _database_cpu_seconds(database_pid, progress)
                 with bot_stolen.measuring():
                     bot_rounds.append(_load(bot, **load_args, run_id=f"cxbot-{run_id}"))
                 filed += bot_rounds[-1]["ok"]
                 drains.append(progress.wait_drained(filed))
                 bot_cpu += bot.cpu_seconds() - cpu
+                database_cpu += _database_cpu_seconds(database_pid, progress) - database_cpu_before
             bare_level, bot_level = _level(bare_rounds), _level(bot_rounds)
             bare_level.cpu_ms_per_request = 1000 * bare_cpu / max(bare_level.ok, 1)
             bot_level.cpu_ms_per_request = 1000 * bot_cpu / max(bot_level.ok, 1)
+            if database_pid is not None:
+                bot_level.database_cpu_ms_per_request = 1000 * database_cpu / max(bot_level.ok, 1)
             bare_level.stolen_percent, bot_level.stolen_percent = bare_stolen.percent, bot_stolen.percent
             bot_level.drain_seconds = max(drains)
             bot_level.delivered_per_second = bot_level.ok / (bot_level.elapsed + sum(drains))
@@ -351,7 +375,8 @@ def _run_one(
                     f"ack: {kind}: {name} x{concurrency:<2}: p50 {level.p50:6.1f} ms  "
                     f"p99 {level.p99:6.1f} ms  {level.throughput:6.0f} req/s  ({level.errors} errors); "
                     f"rounds: {', '.join(f'{t:.0f}' for t in level.round_throughputs)} req/s; "
-                    f"{level.cpu_ms_per_request:.1f} ms CPU per request; {_stolen(level)}"
+                    f"{level.cpu_ms_per_request:.1f} ms CPU per request{_in_database(level)}; "
+                    f"{_stolen(level)}"
                 )
             out["bare"].append(bare_level.__dict__)
             out["cxbot"].append(bot_level.__dict__)
@@ -362,6 +387,7 @@ def _run_one(
         log(f"cxbot log tail:\n{bot.tail()}\nbare app log tail:\n{bare.tail()}")
         raise
     finally:
+        progress.close()
         out["cxbot_exit"] = bot.stop()
         out["bare_exit"] = bare.stop()
     return out

@@ -203,6 +203,69 @@ class StolenCpu:
         return 100.0 * self.stolen / self.total if self.total > 0 else None
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU (Linux /proc) used so far by a process and its descendants, counting
+    the children that have already exited and been reaped."""
+    return sum(_own_cpu_seconds(each) for each in _process_tree(pid))
+
+
+def _process_tree(pid: int) -> list[int]:
+    """The process and its descendants, now (each thread of a process lists the children it started)."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        for children in Path(f"/proc/{tree[index]}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                tree.extend(int(child) for child in children.read_text().split())
+        index += 1
+    return tree
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    """One process's user + system CPU, and that of its children that have exited."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0  # it has just exited; its parent's count of reaped children has it
+    return sum(int(field) for field in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+_LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
+
+
+def postgres_server_pid(database_url: str) -> int | None:
+    """The main process of the PostgreSQL server behind `database_url` (the parent of every
+    backend), when it runs on this machine and its /proc entries can be read; None otherwise,
+    as for a server on another host or in a container with its own process numbers."""
+    url = libpq_url(database_url)
+    host = str(psycopg.conninfo.conninfo_to_dict(url).get("host") or "")
+    if host not in _LOCAL_HOSTS and not host.startswith("/"):  # "/...": a Unix socket's directory
+        return None
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=3) as connection:
+            row = connection.execute("SELECT pg_backend_pid()").fetchone()
+            backend = int(row[0]) if row else 0
+            parent = _parent_pid(backend)  # read while the backend is alive
+    except (psycopg.Error, OSError, ValueError):
+        return None
+    if parent is None or command_name(backend) != "postgres" or command_name(parent) != "postgres":
+        return None
+    return parent
+
+
+def _parent_pid(pid: int) -> int | None:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    return None
+
+
+def command_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile (the value at rank ceil(fraction * n)); NaN for no values."""
     if not values:

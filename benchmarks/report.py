@@ -23,6 +23,10 @@ def _percent(value: float | None) -> str:
     return "" if value is None else f"{value:.0f}%"
 
 
+def _cpu_ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
 def _ms(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.1f}"
 
@@ -178,7 +182,7 @@ def render(
     ]
     out += _summary(ack, jobs, skipped)
     if ack is not None:
-        out += _ack_section(ack, plot_path, output)
+        out += ack_section(ack, plot_path, output)
     if jobs is not None:
         out += _jobs_section(jobs)
     return "\n".join(out).rstrip() + "\n"
@@ -224,7 +228,7 @@ def _summary(ack: dict[str, Any] | None, jobs: dict[str, Any] | None, skipped: l
     return out
 
 
-def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str]:
+def ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str]:
     n = ack["requests_per_level"]
     rounds = int(ack.get("rounds", 1))
     per_level = f"{n} per level" if rounds == 1 else f"{n} per level in each of {rounds} rounds"
@@ -268,7 +272,11 @@ def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str
         "*CPU ms/request* is the user + system CPU (from /proc) of the "
         "server and its child processes over the level, and for cxbot also over its drain, divided by "
         "the requests: what one slash command costs cxbot in all (the load generator, a separate "
-        "process on the same 2 cores, is not counted). *CPU stolen* is the share of the machine's "
+        "process on the same 2 cores, is not counted). On PostgreSQL, *PostgreSQL CPU ms/request* is "
+        "the same for the database server's own processes (every process of the server on this "
+        "machine, whoever it serves, less the backend that answers the suite's checks for the "
+        "drain); on SQLite the database runs inside cxbot's processes, so the first figure has it. "
+        "*CPU stolen* is the share of the machine's "
         "CPU time that the hypervisor gave to other guests while that server's rounds ran (the "
         "`steal` column of /proc/stat): this is a shared virtual machine, and while that share is "
         "high the rounds ran on less than 2 cores. It hurts cxbot more than the bare app, which "
@@ -283,23 +291,29 @@ def _ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str
         out += [*ascii_chart(ack), ""]
     verdicts = ack_verdicts(ack)
     for db, data in ack["databases"].items():
+        in_database = any(r.get("database_cpu_ms_per_request") is not None for r in data["cxbot"])
         out += [
             f"### {DB_NAMES.get(db, db)}",
             "",
             "| Clients | Server | p50 ms | p95 ms | p99 ms | max ms | req/s | req/s by round | errors "
-            "| drained in | delivered/s | CPU ms/request | CPU stolen |",
-            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| drained in | delivered/s | CPU ms/request "
+            + ("| PostgreSQL CPU ms/request " if in_database else "")
+            + "| CPU stolen |",
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+            + ("---: | " if in_database else "")
+            + "---: |",
         ]
         for b, c in zip(data["bare"], data["cxbot"], strict=True):
             for side, r in (("bare", b), ("cxbot", c)):
                 drained = f"{r['drain_seconds']:.1f} s" if r.get("drain_seconds") is not None else ""
                 delivered = f"{r['delivered_per_second']:.0f}" if r.get("delivered_per_second") else ""
-                cpu = f"{r['cpu_ms_per_request']:.1f}" if r.get("cpu_ms_per_request") is not None else ""
+                cpu = _cpu_ms(r.get("cpu_ms_per_request"))
+                database_cpu = f"{_cpu_ms(r.get('database_cpu_ms_per_request'))} | " if in_database else ""
                 by_round = ", ".join(f"{value:.0f}" for value in r.get("round_throughputs") or [])
                 out.append(
                     f"| {r['concurrency']} | {side} | {_ms(r['p50'])} | {_ms(r['p95'])} | {_ms(r['p99'])} | "
                     f"{_ms(r['max'])} | {r['throughput']:.0f} | {by_round} | {r['errors']} | "
-                    f"{drained} | {delivered} | {cpu} | {_percent(r.get('stolen_percent'))} |"
+                    f"{drained} | {delivered} | {cpu} | {database_cpu}{_percent(r.get('stolen_percent'))} |"
                 )
         out += [
             "",
