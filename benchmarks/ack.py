@@ -40,7 +40,8 @@ from benchmarks.common import (
     wait_until_serving,
 )
 from tests.fake_slack import FakeSlack
-from tests.support import ADMINS, BOT_TOKEN, ROUTES_TOML, SIGNING_SECRET, TRIAGE
+from tests.signing import SIGNING_SECRET
+from tests.support import ADMINS, BOT_TOKEN, ROUTES_TOML, TRIAGE
 
 LEVELS = (1, 8, 32)
 # Each level is run this many times, the two servers taking turns: on a shared 2-core machine one
