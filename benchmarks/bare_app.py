@@ -59,7 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    server = make_http_server(build_app(), host=args.host, port=args.port, threads=BARE_THREADS)
+    server = make_http_server(
+        build_app(),
+        signing_secret=os.environ["SLACK_SIGNING_SECRET"],
+        host=args.host,
+        port=args.port,
+        threads=BARE_THREADS,
+    )
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -10,10 +10,10 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
-from bot import payload_guard
 from bot.ack_relay import AckWaitingExecutor, ring_on_ack
 from bot.deps import Deps
-from bot.replay import ReplayGuard
+from bot.guard import payload
+from bot.guard.workspace import WorkspaceGuard
 from handlers import register_all
 
 log = logging.getLogger(__name__)
@@ -29,18 +29,14 @@ def make_web_client(token: str, base_url: str, *, retries: bool, timeout: int = 
 
 
 class RequestGuard(Middleware):
-    """The app's one middleware (Bolt's cost is per middleware, and a plain Middleware class spares
-    it inspecting a function's arguments on every request): refuses replayed requests with 401,
-    then malformed payloads with 400, before any listener sees them; the rest get an ack that
-    answers Slack as soon as it is called (bot/ack_relay.py)."""
-
-    def __init__(self, replays: ReplayGuard | None) -> None:
-        self._replays = replays
+    """Refuses malformed payloads with 400 before Bolt's authorization or any listener sees them
+    (over HTTP and Socket Mode alike); the rest get an ack that answers Slack as soon as it is
+    called (bot/ack_relay.py)."""
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse | None:
-        refused = (self._replays.refusal(req) if self._replays else None) or payload_guard.refusal(req)
+        refused = payload.refusal(req)
         if refused is not None:
             return refused
         ring_on_ack(req)
@@ -59,7 +55,8 @@ def create_app(deps: Deps, *, listener_executor: Executor | None = None) -> App:
         listener_executor=AckWaitingExecutor(listener_executor or ThreadPoolExecutor(max_workers=5)),
         # Right after the signature check, before Bolt's own middleware reads the payload (its
         # authorization step trusts `event` to be an object).
-        before_authorize=RequestGuard(ReplayGuard() if settings.slack_signing_secret else None),
+        before_authorize=RequestGuard(),
     )
+    app.use(WorkspaceGuard())
     register_all(app, deps)
     return app

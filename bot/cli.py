@@ -196,7 +196,13 @@ def _serve_http(runtime: Runtime, *, host: str, port: int) -> None:
     from bot.server import EVENTS_PATH, make_http_server, request_threads
 
     threads = request_threads(runtime.engine.dialect.name)
-    server = make_http_server(runtime.app, host=host, port=port, threads=threads)
+    server = make_http_server(
+        runtime.app,
+        signing_secret=runtime.deps.settings.slack_signing_secret,
+        host=host,
+        port=port,
+        threads=threads,
+    )
     address = f"http://{host}:{server.effective_port}{EVENTS_PATH}"
     log.info("serving Slack at %s (%d request threads)", address, threads)
     freeze_startup_heap()

@@ -9,12 +9,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
+
+from bot.guard.edge import SlackEdge
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# Slack's largest payloads (a view_submission of a full modal) are tens of kilobytes. A larger body
+# is answered 413 by waitress from its Content-Length, before it is read.
+MAX_BODY_BYTES = 1_000_000
 HEALTH_PATH = "/healthz"
 # Request threads. Each holds a request only until its ack (a few ms, once the item is stored),
 # and they all share one interpreter lock. With more of them, a burst's requests wait for that
@@ -30,21 +34,14 @@ DEFAULT_THREADS = 16
 StartResponse = Callable[..., Any]
 
 
-def wsgi_app(app: App) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+def wsgi_app(app: App, *, signing_secret: str) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    edge = SlackEdge(app, signing_secret=signing_secret, path=EVENTS_PATH)
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
             start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
             return [b"ok"]
-        try:
-            result: Iterable[bytes] = bolt(environ, start_response)
-        except Exception:
-            # Bolt parses the body before anything else; a body that isn't Slack's form or JSON
-            # (or a payload field that isn't JSON) is the sender's mistake, not a server error.
-            log.warning("refused a request Bolt could not read", exc_info=True)
-            start_response("400 Bad Request", [("Content-Type", "text/plain"), ("Content-Length", "11")])
-            return [b"bad request"]
+        result: Iterable[bytes] = edge(environ, start_response)
         return result
 
     return application
@@ -85,11 +82,13 @@ def request_threads(dialect: str) -> int:
     return SQLITE_THREADS if dialect == "sqlite" else DEFAULT_THREADS
 
 
-def make_http_server(app: App, *, host: str, port: int, threads: int = DEFAULT_THREADS) -> Any:
+def make_http_server(
+    app: App, *, signing_secret: str, host: str, port: int, threads: int = DEFAULT_THREADS
+) -> Any:
     """A waitress server, not yet serving: call `.run()` (blocks) and `.close()`.
     Port 0 picks a free port; the bound one is `.effective_port`."""
     server = create_server(
-        wsgi_app(app),
+        wsgi_app(app, signing_secret=signing_secret),
         host=host,
         port=port,
         threads=threads,
@@ -98,6 +97,7 @@ def make_http_server(app: App, *, host: str, port: int, threads: int = DEFAULT_T
         channel_timeout=60,
         clear_untrusted_proxy_headers=True,
         ident="cxbot",
+        max_request_body_size=MAX_BODY_BYTES,
     )
     # waitress calls only .warning() on it
     server.task_dispatcher.queue_logger = _QueueWarnings(logging.getLogger("waitress.queue"))  # type: ignore[assignment]

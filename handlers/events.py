@@ -11,8 +11,10 @@ from bot import loop
 from bot.deps import Deps
 from bot.home import publish_home
 
-# Message subtypes that are edits, joins, bot posts and the like: not a person replying.
-_IGNORED_SUBTYPES = {"bot_message", "message_changed", "message_deleted", "channel_join", "thread_broadcast"}
+# The message subtypes that are a person writing: a plain message has none; a reply also sent to
+# the channel is a thread_broadcast, one with a file a file_share, "/me waves" a me_message. The
+# rest (edits, deletions, bot posts, joins...) are not a person replying.
+_PERSON_SUBTYPES = {None, "thread_broadcast", "file_share", "me_message"}
 
 
 def register(app: App, deps: Deps) -> None:
@@ -23,7 +25,7 @@ def register(app: App, deps: Deps) -> None:
 def _thread_reply_listener(deps: Deps) -> Any:
     def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
         thread_ts, user, channel = event.get("thread_ts"), event.get("user"), event.get("channel")
-        if event.get("subtype") in _IGNORED_SUBTYPES or event.get("bot_id"):
+        if event.get("subtype") not in _PERSON_SUBTYPES or event.get("bot_id"):
             return
         if not (isinstance(thread_ts, str) and isinstance(user, str) and isinstance(channel, str)):
             return

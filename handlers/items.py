@@ -56,7 +56,7 @@ def register(app: App, deps: Deps) -> None:
 
 
 def _item_id(action: dict[str, Any]) -> int:
-    value = str(action.get("value") or action.get("selected_option", {}).get("value") or "")
+    value = str(action.get("value") or (action.get("selected_option") or {}).get("value") or "")
     number = item_number(value.rsplit(":", 1)[-1])
     if number is None:
         raise CxError("That button doesn't point at an item any more.")

@@ -140,6 +140,8 @@ class FakeSlack:
         self._response_url_outage: tuple[str, float, int, float] | None = None
         self._holds: list[Hold] = []
         self.socket_mode_url: str | None = None  # what apps.connections.open hands out
+        # The Enterprise Grid org of the workspace the token belongs to (auth.test says), if any.
+        self.enterprise_id: str | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -456,7 +458,7 @@ class FakeSlack:
     # Answers --------------------------------------------------------------------------------------
     def _respond(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
-            return {
+            answer = {
                 "ok": True,
                 "url": "https://cxbot-test.slack.com/",
                 "team": "Test",
@@ -464,7 +466,11 @@ class FakeSlack:
                 "team_id": "T0TEST",
                 "user_id": "U0BOT",
                 "bot_id": "B0BOT",
+                "is_enterprise_install": False,
             }
+            if self.enterprise_id:
+                answer["enterprise_id"] = self.enterprise_id
+            return answer
         if method == "apps.connections.open":
             if not self.socket_mode_url:
                 return {"ok": False, "error": "invalid_auth"}

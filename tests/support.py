@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.runtime import Runtime
 from bot.server import EVENTS_PATH, make_http_server
+from tests import envelopes
 from tests.signing import SIGNING_SECRET, signature
 
 BOT_TOKEN = "xoxb-1-test"
@@ -150,19 +151,16 @@ class BotUnderTest:
         trigger_id: str | None = None,
         **extra: Any,
     ) -> HttpAnswer:
+        """A slash command with every field Slack sends (`extra` overrides or adds fields)."""
         form = {
-            "token": "legacy",
-            "team_id": "T0TEST",
-            "team_domain": "cxbot-test",
-            "channel_id": channel,
-            "channel_name": "general",
-            "user_id": user,
-            "user_name": "raiser",
-            "command": command,
-            "text": text,
-            "api_app_id": "A0CXBOT",
-            "response_url": response_url,
-            "trigger_id": trigger_id or f"trigger-{time.monotonic_ns()}",
+            **envelopes.command_form(
+                command=command,
+                text=text,
+                user=user,
+                channel=channel,
+                response_url=response_url,
+                trigger=trigger_id,
+            ),
             **extra,
         }
         body = urllib.parse.urlencode(form).encode()
@@ -173,15 +171,8 @@ class BotUnderTest:
         return self.send(body, "application/x-www-form-urlencoded")
 
     def event(self, event: dict[str, Any], *, event_id: str = "Ev0001", **headers: str) -> HttpAnswer:
-        envelope = {
-            "token": "legacy",
-            "team_id": "T0TEST",
-            "api_app_id": "A0CXBOT",
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": int(time.time()),
-            "event": event,
-        }
+        """`event` in the Events API envelope Slack wraps it in."""
+        envelope = envelopes.event_callback(event, event_id=event_id)
         return self.send(json.dumps(envelope).encode(), "application/json", headers=headers)
 
     # Letting the work that follows an ack finish.
@@ -196,7 +187,13 @@ class ServedBot:
 
     def __init__(self, runtime: Runtime, executor: TrackingExecutor) -> None:
         self.stopped = False
-        self.server = make_http_server(runtime.app, host="127.0.0.1", port=0, threads=4)
+        self.server = make_http_server(
+            runtime.app,
+            signing_secret=runtime.deps.settings.slack_signing_secret,
+            host="127.0.0.1",
+            port=0,
+            threads=4,
+        )
         self.thread = threading.Thread(target=self._serve, name="waitress", daemon=True)
         url = f"http://127.0.0.1:{self.server.effective_port}{EVENTS_PATH}"
         self.bot = BotUnderTest(runtime=runtime, executor=executor, url=url)
@@ -230,25 +227,9 @@ def view_submission(
     view_id: str = "V0MODAL1",
     private_metadata: str = "",
 ) -> dict[str, Any]:
-    return {
-        "type": "view_submission",
-        "team": {"id": "T0TEST", "domain": "cxbot-test"},
-        "user": {"id": user, "username": "raiser", "team_id": "T0TEST"},
-        "api_app_id": "A0CXBOT",
-        "token": "legacy",
-        "trigger_id": f"trigger-{time.monotonic_ns()}",
-        "view": {
-            "id": view_id,
-            "team_id": "T0TEST",
-            "type": "modal",
-            "callback_id": callback_id,
-            "private_metadata": private_metadata,
-            "state": {"values": values},
-            "hash": "h1",
-            "app_id": "A0CXBOT",
-            "bot_id": "B0BOT",
-        },
-    }
+    return envelopes.view_submission(
+        callback_id=callback_id, values=values, user=user, view_id=view_id, private_metadata=private_metadata
+    )
 
 
 def modal_values(
@@ -286,32 +267,26 @@ def block_action(
     action_id: str,
     value: str,
     user: str,
-    response_url: str = "",
+    response_url: str | None = None,
     channel: str | None = "C0BILLING",
     message_ts: str = "1.0",
     home: bool = False,
     selected_option: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    action: dict[str, Any] = {"action_id": action_id, "block_id": "b", "action_ts": str(time.time())}
-    if selected_option is not None:
-        action.update(type="overflow", selected_option=selected_option)
-    else:
-        action.update(type="button", value=value, text={"type": "plain_text", "text": "x"})
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "team": {"id": "T0TEST", "domain": "cxbot-test"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-        "api_app_id": "A0CXBOT",
-        "token": "legacy",
-        "trigger_id": f"trigger-{time.monotonic_ns()}",
-        "actions": [action],
-    }
-    if home:
-        payload["container"] = {"type": "view", "view_id": "VHOME"}
-        payload["view"] = {"id": "VHOME", "type": "home", "blocks": []}
-    else:
-        payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel}
-        payload["channel"] = {"id": channel}
-        payload["message"] = {"ts": message_ts, "text": "card"}
-        payload["response_url"] = response_url
-    return payload
+    """A click on a card's button or menu (or, with `home`, in App Home), as Slack sends it: a
+    click in a message always comes with a response_url (a fake Slack's), one in App Home never."""
+    if not home and not response_url:
+        raise ValueError("a click in a message comes with a response_url: pass fake.response_url(...)")
+    action = (
+        envelopes.overflow(action_id, selected_option)
+        if selected_option is not None
+        else envelopes.button(action_id, value)
+    )
+    return envelopes.block_actions(
+        action=action,
+        user=user,
+        channel=channel,
+        message_ts=message_ts,
+        response_url=response_url or "",
+        home=home,
+    )

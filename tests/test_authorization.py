@@ -27,6 +27,7 @@ from bot.deps import Deps
 from bot.permissions import Actor
 from handlers import register_all
 from storage.models import CreditState, Event, Item, ItemKind, ItemStatus, OutboxMessage, Vote
+from tests import envelopes
 from tests.fake_slack import Call, FakeSlack
 from tests.support import BotUnderTest, HttpAnswer, block_action, modal_values, view_submission
 
@@ -403,19 +404,14 @@ def thread_reply(world: World, case: Case) -> HttpAnswer:
 
 def shortcut(world: World, case: Case) -> HttpAnswer:
     return world.bot.interaction(
-        {
-            "type": "message_action",
-            "callback_id": "cx_raise_from_message",
-            "trigger_id": f"trigger-authz-{case.n}",
-            "team": {"id": "T0TEST", "domain": "cxbot-test"},
-            "user": {"id": case.user, "name": case.actor},
-            "channel": {"id": "C0SUPPORT", "name": "support"},
-            "message_ts": "1700000000.000200",
-            "message": {"type": "message", "user": "U0CUSTOMER", "ts": "1700000000.000200", "text": "Help"},
-            "response_url": world.fake.response_url(case.reply_to),
-            "token": "legacy",
-            "api_app_id": "A0CXBOT",
-        }
+        envelopes.message_action(
+            callback_id="cx_raise_from_message",
+            user=case.user,
+            channel="C0SUPPORT",
+            message=envelopes.message(user="U0CUSTOMER", ts="1700000000.000200", text="Help"),
+            response_url=world.fake.response_url(case.reply_to),
+            trigger=f"trigger-authz-{case.n}",
+        )
     )
 
 

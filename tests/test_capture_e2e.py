@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import Event, Item, ItemKind, ItemStatus, JourneyStage, OutboxMessage, Severity
+from tests import envelopes
 from tests.fake_slack import Call, FakeSlack
 from tests.support import ADMINS, TRIAGE, BotUnderTest, modal_values, view_submission
 
@@ -255,24 +256,18 @@ def test_malformed_form_values_read_as_unset(bot: BotUnderTest, fake_slack: Fake
 
 
 def shortcut_payload(fake: FakeSlack) -> dict[str, Any]:
-    return {
-        "type": "message_action",
-        "callback_id": "cx_raise_from_message",
-        "trigger_id": "trig-shortcut",
-        "team": {"id": "T0TEST", "domain": "cxbot-test"},
-        "user": {"id": "U0SUPPORT", "name": "support"},
-        "channel": {"id": "C0SUPPORT", "name": "support"},
-        "message_ts": "1700000000.000200",
-        "message": {
-            "type": "message",
-            "user": "U0CUSTOMER",
-            "ts": "1700000000.000200",
-            "text": "I was charged twice and nobody answers my emails <!channel>",
-        },
-        "response_url": fake.response_url("shortcut"),
-        "token": "legacy",
-        "api_app_id": "A0CXBOT",
-    }
+    return envelopes.message_action(
+        callback_id="cx_raise_from_message",
+        user="U0SUPPORT",
+        channel="C0SUPPORT",
+        message=envelopes.message(
+            user="U0CUSTOMER",
+            ts="1700000000.000200",
+            text="I was charged twice and nobody answers my emails <!channel>",
+        ),
+        response_url=fake.response_url("shortcut"),
+        trigger="trig-shortcut",
+    )
 
 
 def test_message_shortcut_raises_an_alarm_that_links_to_the_message(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.models import CreditState, Event, Item, ItemStatus
+from tests import envelopes
 from tests.fake_slack import Call, FakeSlack
 from tests.support import BotUnderTest, FakeClock, block_action, modal_values, view_submission
 
@@ -120,7 +121,9 @@ def test_stranger_is_told_why_not_and_nothing_changes(bot: BotUnderTest, fake_sl
 
 def test_double_clicked_acknowledge_acts_once(bot: BotUnderTest, fake_slack: FakeSlack) -> None:
     item = file(bot, fake_slack)
-    payload = block_action(action_id="item_acknowledge", value=str(item.id), user=OWNER)
+    payload = block_action(
+        action_id="item_acknowledge", value=str(item.id), user=OWNER, response_url=fake_slack.response_url()
+    )
     bot.interaction(payload)
     bot.interaction(payload)
     bot.settle()
@@ -142,16 +145,9 @@ def test_group_member_and_admin_may_act(bot: BotUnderTest, fake_slack: FakeSlack
 
 
 def reply(bot: BotUnderTest, item: Item, user: str, text: str, event_id: str, **headers: str) -> None:
-    event = {
-        "type": "message",
-        "channel": item.channel,
-        "user": user,
-        "text": text,
-        "ts": f"{event_id}.1",
-        "thread_ts": item.card_ts,
-        "event_ts": "1",
-        "channel_type": "channel",
-    }
+    event = envelopes.message_event(
+        channel=item.channel or "", user=user, text=text, ts=f"{event_id}.1", thread_ts=item.card_ts
+    )
     assert bot.event(event, event_id=event_id, **headers).status == 200
     bot.settle()
 
@@ -325,7 +321,7 @@ def test_duplicate_raiser_shares_the_original_credit(bot: BotUnderTest, fake_sla
     bot.command("/cx-alarm", "ACME still has no refund", user="U0SECOND")
     bot.settle()
     duplicate = reload(bot, original.id + 1)
-    more = {"action_id": "item_more", "value": "", "user": OWNER}
+    more = {"action_id": "item_more", "value": "", "user": OWNER, "response_url": fake_slack.response_url()}
     payload = block_action(**more, selected_option={"value": f"duplicate:{duplicate.id}"})
     bot.interaction(payload)
     bot.settle()
@@ -371,7 +367,11 @@ def test_raiser_may_withdraw_while_new_only(bot: BotUnderTest, fake_slack: FakeS
     bot.settle()
     assert reload(bot, item.id).status is ItemStatus.NEW
     payload = block_action(
-        action_id="item_more", value="", user=RAISER, selected_option={"value": f"withdraw:{item.id}"}
+        action_id="item_more",
+        value="",
+        user=RAISER,
+        selected_option={"value": f"withdraw:{item.id}"},
+        response_url=fake_slack.response_url("w-raiser"),
     )
     bot.interaction(payload)
     bot.settle()

@@ -100,13 +100,21 @@ def test_slack_retries_are_not_taken_for_replays(bot: BotUnderTest) -> None:
     assert retry.status == 200
 
 
-def test_a_retry_header_does_not_let_a_command_or_a_click_be_replayed(bot: BotUnderTest) -> None:
+def test_a_retry_header_does_not_let_a_command_or_a_click_be_replayed(
+    bot: BotUnderTest, fake_slack: FakeSlack
+) -> None:
     """Slack retries only events, and X-Slack-Retry-Num isn't signed: anyone replaying a captured
     command or click could add it, so on those it earns no second hearing."""
     bot.command("/cx-idea", "Weekend live chat")
     bot.settle()
     click = urllib.parse.urlencode(
-        {"payload": json.dumps(block_action(action_id="item_upvote", value="1", user="U0A"))}
+        {
+            "payload": json.dumps(
+                block_action(
+                    action_id="item_upvote", value="1", user="U0A", response_url=fake_slack.response_url()
+                )
+            )
+        }
     ).encode()
     for body in (command_body("refund missing"), click):
         now = int(time.time())
@@ -184,7 +192,14 @@ def test_an_anonymous_raiser_is_named_only_to_themselves(
     item = last_item(bot)
     assert item is not None and item.anonymous and item.raiser_id == WHISTLEBLOWER
     owner, admin = "U0BILLING", "U0ADMIN1"
-    bot.interaction(block_action(action_id="item_acknowledge", value=str(item.id), user=owner))
+    bot.interaction(
+        block_action(
+            action_id="item_acknowledge",
+            value=str(item.id),
+            user=owner,
+            response_url=fake_slack.response_url(),
+        )
+    )
     thread_reply = {
         "type": "message",
         "channel": "C0BILLING",
@@ -215,7 +230,15 @@ def test_an_anonymous_raiser_is_named_only_to_themselves(
     )
     bot.interaction(closing)
     bot.settle()
-    bot.interaction(block_action(action_id="stay_anonymous", value=str(item.id), user=WHISTLEBLOWER))
+    bot.interaction(
+        block_action(
+            action_id="stay_anonymous",
+            value=str(item.id),
+            user=WHISTLEBLOWER,
+            channel="D0WHISTLE",
+            response_url=fake_slack.response_url("stay"),
+        )
+    )
     bot.settle()
 
     raisers_dm = "D" + WHISTLEBLOWER[1:]

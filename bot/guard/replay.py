@@ -14,9 +14,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from slack_bolt.request import BoltRequest
-from slack_bolt.response import BoltResponse
-
 WINDOW_SECONDS = 5 * 60 + 30
 MAX_REMEMBERED = 200_000
 
@@ -39,23 +36,7 @@ class ReplayGuard:
             self._seen[signature] = now
             return True
 
-    def refusal(self, req: BoltRequest) -> BoltResponse | None:
-        """A 401 for a replayed request, or None to let it through."""
-        signature = _header(req, "x-slack-signature")
-        if signature and not _slack_retry_of_an_event(req) and not self.first_time(signature):
-            return BoltResponse(status=401, body='{"error": "replayed request"}')
-        return None
-
-
-def _slack_retry_of_an_event(req: BoltRequest) -> bool:
-    body = req.body
-    return (
-        bool(_header(req, "x-slack-retry-num"))
-        and isinstance(body, dict)
-        and body.get("type") == "event_callback"
-    )
-
-
-def _header(req: BoltRequest, name: str) -> str:
-    values = req.headers.get(name) or []
-    return str(values[0]) if values else ""
+    def is_replay(self, signature: str, *, event_retry: bool) -> bool:
+        """Whether this signed request was seen before. `event_retry`: it carries X-Slack-Retry-Num
+        and is an Events API callback, which Slack may send again on purpose."""
+        return not event_retry and not self.first_time(signature)
