@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -163,107 +163,6 @@ def start_watchdog(seconds: float) -> None:
     timer = threading.Timer(seconds, fire)
     timer.daemon = True
     timer.start()
-
-
-def proc_stat_steal() -> tuple[int, int]:
-    """(stolen, all) CPU time so far, in clock ticks over every CPU, from /proc/stat; (0, 0)
-    where there is no such file."""
-    try:
-        first_line = Path("/proc/stat").read_text().split("\n", 1)[0]
-        fields = [int(value) for value in first_line.split()[1:9]]
-    except (OSError, ValueError):
-        return 0, 0
-    # user nice system idle iowait irq softirq steal (guest time is already in user and nice)
-    return (fields[7] if len(fields) > 7 else 0), sum(fields)
-
-
-class StolenCpu:
-    """How much of the machine's CPU time the hypervisor gave to other guests while measured
-    stretches ran (the `steal` column of /proc/stat, over all CPUs). On a shared virtual machine
-    this comes and goes; while it is high, a stretch ran on less than the machine's cores."""
-
-    def __init__(self, read: Callable[[], tuple[int, int]] = proc_stat_steal) -> None:
-        self._read = read
-        self.stolen = 0
-        self.total = 0
-
-    @contextlib.contextmanager
-    def measuring(self) -> Iterator[None]:
-        stolen, total = self._read()
-        try:
-            yield
-        finally:
-            stolen_after, total_after = self._read()
-            self.stolen += stolen_after - stolen
-            self.total += total_after - total
-
-    @property
-    def percent(self) -> float | None:
-        """Stolen, as a share of all the CPU time that passed; None where /proc/stat is missing."""
-        return 100.0 * self.stolen / self.total if self.total > 0 else None
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU (Linux /proc) used so far by a process and its descendants, counting
-    the children that have already exited and been reaped."""
-    return sum(_own_cpu_seconds(each) for each in _process_tree(pid))
-
-
-def _process_tree(pid: int) -> list[int]:
-    """The process and its descendants, now (each thread of a process lists the children it started)."""
-    tree, index = [pid], 0
-    while index < len(tree):
-        for children in Path(f"/proc/{tree[index]}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                tree.extend(int(child) for child in children.read_text().split())
-        index += 1
-    return tree
-
-
-def _own_cpu_seconds(pid: int) -> float:
-    """One process's user + system CPU, and that of its children that have exited."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0  # it has just exited; its parent's count of reaped children has it
-    return sum(int(field) for field in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-_LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
-
-
-def postgres_server_pid(database_url: str) -> int | None:
-    """The main process of the PostgreSQL server behind `database_url` (the parent of every
-    backend), when it runs on this machine and its /proc entries can be read; None otherwise,
-    as for a server on another host or in a container with its own process numbers."""
-    url = libpq_url(database_url)
-    host = str(psycopg.conninfo.conninfo_to_dict(url).get("host") or "")
-    if host not in _LOCAL_HOSTS and not host.startswith("/"):  # "/...": a Unix socket's directory
-        return None
-    try:
-        with psycopg.connect(url, autocommit=True, connect_timeout=3) as connection:
-            row = connection.execute("SELECT pg_backend_pid()").fetchone()
-            backend = int(row[0]) if row else 0
-            parent = _parent_pid(backend)  # read while the backend is alive
-    except (psycopg.Error, OSError, ValueError):
-        return None
-    if parent is None or command_name(backend) != "postgres" or command_name(parent) != "postgres":
-        return None
-    return parent
-
-
-def _parent_pid(pid: int) -> int | None:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("PPid:"):
-            return int(line.split()[1])
-    return None
-
-
-def command_name(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

@@ -1,16 +1,12 @@
-"""docs/benchmarks.md (and its plot) from a run's results."""
+"""docs/benchmarks.md from a run's results."""
 
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 from typing import Any
 
-from benchmarks.ack import P99_TARGET, THROUGHPUT_TARGET
-from benchmarks.bare_app import BARE_THREADS
+from benchmarks import storm as storm_benchmark
 from benchmarks.jobs import DIGEST_TARGET_S, NAG_TARGET_S, RSS_TARGET_MB
-from bot.server import DEFAULT_THREADS, SQLITE_THREADS
 
 DB_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
@@ -19,32 +15,8 @@ def _mark(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**pass**" if ok else "**FAIL**")
 
 
-def _percent(value: float | None) -> str:
-    return "" if value is None else f"{value:.0f}%"
-
-
-def _cpu_ms(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f}"
-
-
 def _ms(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.1f}"
-
-
-def ack_verdicts(ack: dict[str, Any]) -> dict[str, dict[str, bool]]:
-    """Per database: does every level meet the p99 and the throughput target?"""
-    verdicts = {}
-    for db, data in ack["databases"].items():
-        p99_ok = all(
-            c["ok"] == c["requests"] and c["p99"] <= P99_TARGET * b["p99"]
-            for b, c in zip(data["bare"], data["cxbot"], strict=True)
-        )
-        throughput_ok = all(
-            c["ok"] == c["requests"] and c["throughput"] >= THROUGHPUT_TARGET * b["throughput"]
-            for b, c in zip(data["bare"], data["cxbot"], strict=True)
-        )
-        verdicts[db] = {"p99": p99_ok, "throughput": throughput_ok}
-    return verdicts
+    return "-" if math.isnan(value) else f"{value:.0f}"
 
 
 def jobs_verdicts(jobs: dict[str, Any]) -> dict[str, dict[str, bool]]:
@@ -59,108 +31,29 @@ def jobs_verdicts(jobs: dict[str, Any]) -> dict[str, dict[str, bool]]:
     return verdicts
 
 
-def plot(ack: dict[str, Any], path: Path) -> bool:
-    """Latency and throughput against concurrency, cxbot vs the bare app. False if no matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    dbs = list(ack["databases"])
-    figure, axes = plt.subplots(2, len(dbs), figsize=(6 * len(dbs), 8), squeeze=False)
-    for column, db in enumerate(dbs):
-        data = ack["databases"][db]
-        levels = [row["concurrency"] for row in data["bare"]]
-        top, bottom = axes[0][column], axes[1][column]
-        for side, colour in (("bare", "tab:grey"), ("cxbot", "tab:blue")):
-            rows = data[side]
-            top.plot(levels, [r["p99"] for r in rows], marker="o", color=colour, label=f"{side} p99")
-            top.plot(
-                levels,
-                [r["p50"] for r in rows],
-                marker=".",
-                linestyle="--",
-                color=colour,
-                label=f"{side} p50",
-            )
-            bottom.plot(levels, [r["throughput"] for r in rows], marker="o", color=colour, label=side)
-        top.plot(
-            levels,
-            [P99_TARGET * r["p99"] for r in data["bare"]],
-            linestyle=":",
-            color="tab:red",
-            label=f"target: {P99_TARGET}x bare p99",
-        )
-        bottom.plot(
-            levels,
-            [THROUGHPUT_TARGET * r["throughput"] for r in data["bare"]],
-            linestyle=":",
-            color="tab:red",
-            label=f"target: {THROUGHPUT_TARGET:.0%} of bare",
-        )
-        for axis in (top, bottom):
-            axis.set_xscale("log", base=2)
-            axis.set_xticks(levels, [str(level) for level in levels])
-            axis.set_xlabel("concurrent clients")
-            axis.grid(True, alpha=0.3)
-            axis.legend(fontsize=8)
-        top.set_title(f"Ack latency, {DB_NAMES.get(db, db)}")
-        top.set_ylabel("ms (lower is better)")
-        bottom.set_title(f"Ack throughput, {DB_NAMES.get(db, db)}")
-        bottom.set_ylabel("requests/s (higher is better)")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return True
-
-
-def ascii_chart(ack: dict[str, Any]) -> list[str]:
-    """p99 bars, for when matplotlib isn't there."""
-    lines = ["```"]
-    peak = max(
-        (r["p99"] for data in ack["databases"].values() for side in ("bare", "cxbot") for r in data[side]),
-        default=1.0,
-    )
-    for db, data in ack["databases"].items():
-        lines.append(f"ack p99, {DB_NAMES.get(db, db)} (each # is {peak / 50:.1f} ms)")
-        for side in ("bare", "cxbot"):
-            for r in data[side]:
-                bar = "#" * max(1, round(50 * r["p99"] / peak))
-                lines.append(f"  {side:<5} x{r['concurrency']:<3} {bar} {r['p99']:.1f} ms")
-        lines.append("")
-    lines.append("```")
-    return lines
-
-
 def render(
     *,
     command: str,
     machine: dict[str, str],
-    ack: dict[str, Any] | None,
+    storm: dict[str, Any] | None,
     jobs: dict[str, Any] | None,
     skipped: list[str],
-    plot_path: Path,
-    output: Path,
     seconds: float,
 ) -> str:
     out: list[str] = [
         "# Benchmarks",
         "",
         "Generated by the benchmark suite in [`benchmarks/`](../benchmarks/); do not edit by hand. "
-        "Rerun it from the repository root with the command below; it rewrites this page.",
+        "Rerun it from the repository root with the command below; it rewrites this page. What "
+        "is measured and why: [performance.md](performance.md).",
         "",
         "```sh",
         command,
         "```",
         "",
-        f"The run took {seconds / 60:.1f} minutes. Options: `--quick` (100 requests per level in one "
-        "round, 100,000 items), `--rounds N`, `--only ack|jobs`, `--db sqlite|postgres|both`, "
-        "`--profile DIR` (pyinstrument profiles of the jobs); `--help` lists them all.",
-        "",
-        _performance_note(ack, jobs),
+        f"The run took {seconds / 60:.1f} minutes. Options: `--quick` (a 20 s storm of 400 "
+        "commands, 100,000 items), `--only storm|jobs`, `--db sqlite|postgres|both`, `--profile DIR` "
+        "(pyinstrument profiles of the jobs); `--help` lists them all.",
         "",
         "## Machine",
         "",
@@ -175,29 +68,20 @@ def render(
         f"| PostgreSQL | {machine['postgres'] or 'not reachable'} (on the same machine, 127.0.0.1) |",
         f"| OS | {machine['platform']} |",
         "",
-        "Everything (servers, load generator, fake Slack, PostgreSQL) shares these CPUs, so the "
-        "figures are for comparing cxbot with its baseline and with itself over time, not absolute "
-        "capacity.",
+        "Everything (cxbot, the clients, the fake Slack, PostgreSQL) shares these CPUs.",
         "",
     ]
-    out += _summary(ack, jobs, skipped)
-    if ack is not None:
-        out += ack_section(ack, plot_path, output)
+    out += _summary(storm, jobs, skipped)
+    if storm is not None:
+        out += _storm_section(storm)
     if jobs is not None:
         out += _jobs_section(jobs)
     return "\n".join(out).rstrip() + "\n"
 
 
-def _performance_note(ack: dict[str, Any] | None, jobs: dict[str, Any] | None) -> str:
-    verdicts = [*(ack_verdicts(ack) if ack else {}).values(), *(jobs_verdicts(jobs) if jobs else {}).values()]
-    missed = any(not ok for verdict in verdicts for ok in verdict.values())
-    why = "and why a target is missed" if missed else "and how much margin each target has"
-    return f"What was profiled, what was fixed because of it, {why}: [performance.md](performance.md)."
-
-
-def _summary(ack: dict[str, Any] | None, jobs: dict[str, Any] | None, skipped: list[str]) -> list[str]:
+def _summary(storm: dict[str, Any] | None, jobs: dict[str, Any] | None, skipped: list[str]) -> list[str]:
     out = ["## Targets", "", "| Target | SQLite | PostgreSQL |", "| --- | --- | --- |"]
-    ack_v = ack_verdicts(ack) if ack else {}
+    storm_v = storm_benchmark.verdicts(storm) if storm else {}
     jobs_v = jobs_verdicts(jobs) if jobs else {}
 
     def cells(verdicts: dict[str, dict[str, bool]], key: str) -> str:
@@ -205,9 +89,12 @@ def _summary(ack: dict[str, Any] | None, jobs: dict[str, Any] | None, skipped: l
 
     items = f"{jobs['items']:,}" if jobs else "N"
     out += [
-        f"| Ack p99 within {P99_TARGET}x the bare Bolt app's, at every concurrency | {cells(ack_v, 'p99')} |",
-        f"| Ack throughput at least {THROUGHPUT_TARGET:.0%} of the bare app's, at every concurrency | "
-        f"{cells(ack_v, 'throughput')} |",
+        f"| Storm: ack p99 at most {storm_benchmark.P99_TARGET_MS:g} ms (a tenth of Slack's 3 s) | "
+        f"{cells(storm_v, 'p99')} |",
+        "| Storm: nothing lost (every command acked, stored, carded and confirmed) | "
+        f"{cells(storm_v, 'lost')} |",
+        f"| Storm: peak RSS of the one process at most {storm_benchmark.RSS_TARGET_MB:g} MB | "
+        f"{cells(storm_v, 'rss')} |",
         f"| Nag sweep under {NAG_TARGET_S:g} s at {items} items | {cells(jobs_v, 'nag')} |",
         f"| Digest assembly under {DIGEST_TARGET_S:g} s at {items} items | {cells(jobs_v, 'digest')} |",
         f"| Peak RSS of each job under {RSS_TARGET_MB:g} MB | {cells(jobs_v, 'rss')} |",
@@ -218,134 +105,58 @@ def _summary(ack: dict[str, Any] | None, jobs: dict[str, Any] | None, skipped: l
         "",
     ]
     if jobs and jobs["items"] < 1_000_000:
-        out += [
-            f"> This was a `--quick` run with {jobs['items']:,} items, not the 1,000,000 the targets are "
-            "set for.",
-            "",
-        ]
+        out += [f"> A `--quick` run: {jobs['items']:,} items, not the 1,000,000 the targets are set for.", ""]
+    if storm and storm["requests"] < 2000:
+        out += [f"> A `--quick` run: a storm of {storm['requests']:,} commands, not 2,000.", ""]
     for reason in skipped:
         out += [f"> Not run: {reason}", ""]
     return out
 
 
-def ack_section(ack: dict[str, Any], plot_path: Path, output: Path) -> list[str]:
-    n = ack["requests_per_level"]
-    rounds = int(ack.get("rounds", 1))
-    per_level = f"{n} per level" if rounds == 1 else f"{n} per level in each of {rounds} rounds"
+def _storm_section(storm: dict[str, Any]) -> list[str]:
+    rate = storm["requests"] / storm["seconds"]
     out = [
-        "## 1. Ack latency",
+        "## 1. The storm",
         "",
-        f"Signed `/cx-alarm <text>` slash commands (the form Slack posts, signed as Slack signs them) "
-        f"to `/slack/events`, {per_level}, at 1, 8 and 32 concurrent clients, each client a keep-alive "
-        "connection with one request in flight, all driven by one thread (a selector) in a separate "
-        "load-generator process. Latency is from sending "
-        "the request to reading the whole response, the ack; throughput is acks per second over the "
-        "level. Half the texts match a route (billing), half are grey areas.",
+        f"{storm['requests']:,} signed `/cx-alarm` commands spread evenly over {storm['seconds']:.0f} s "
+        f"(about {rate:.0f} a second: a bad outage day, many times over) from {storm['clients']} "
+        "concurrent clients with keep-alive connections, at the real `cxbot run --http` process "
+        "(server, outbox and scheduler in one process) with the fake Slack on loopback taking its "
+        "cards and confirmations ([`benchmarks/storm.py`](../benchmarks/storm.py)). *Ack* is the time "
+        "from sending a command to its answer: the item is stored before it. *Delivered after* is "
+        "how long after the last command the last card and confirmation went out.",
         "",
-        "- **cxbot**: `cxbot run --http --host 127.0.0.1 --no-scheduler`, a fresh database, the fake "
-        "Slack Web API (tests/fake_slack.py) as `SLACK_API_URL`, `LOG_LEVEL=INFO`. Each ack is followed "
-        "by cxbot's real work: store the item, its event and outbox rows, then post the card and the "
-        "confirmation to the fake Slack. `cxbot run` is two processes: one answers Slack (waitress, "
-        f"{SQLITE_THREADS} request threads on SQLite, {DEFAULT_THREADS} on PostgreSQL), a worker stores "
-        "and delivers (the ack still waits for the commit).",
-        "- **bare**: a Bolt `App` whose `/cx-alarm` listener only calls `ack()` "
-        "([`benchmarks/bare_app.py`](../benchmarks/bare_app.py)), served by the same "
-        f"`bot.server.make_http_server` (waitress), with {BARE_THREADS} request threads: each "
-        "server gets the number that serves it best. Bolt as it comes holds a thread for at least "
-        f"one 10 ms poll, so with the {SQLITE_THREADS} cxbot has on SQLite it would manage only "
-        f"about {SQLITE_THREADS * 1000 // 11} acks a second; with 32 it answered more per second, but "
-        "its p99 was no better ([performance.md](performance.md), sixth round). Its ack "
-        "leaves at Bolt's next 10 ms poll of the listener (hence its p50 of about 11 ms at one "
-        "client), while cxbot answers the moment its listener acks (`bot/ack_relay.py`). So at 1 and "
-        "8 clients cxbot is faster than the baseline; at 32, where both are busy, the ratios say "
-        "most.",
-        "",
-        "The two servers take turns, a round each, level by level, so a slow moment of the shared "
-        "machine tends to land on both. Percentiles are over all of a level's requests, every round "
-        "pooled; *req/s* is all of a level's acks over all its rounds' time, and *req/s by round* "
-        "shows how much the rounds differed. After each cxbot round the suite waits until cxbot "
-        "has stored every item and delivered every message it owes Slack (*drained*: the longest "
-        "such wait of the level), so no round pays for the previous one's backlog; *delivered/s* is "
-        "the rate of the whole job, every item acked, stored and its card and confirmation "
-        "delivered, over the rounds' time and their drains (what Slack's own rate limits would cap "
-        "first in a real workspace). "
-        "*CPU ms/request* is the user + system CPU (from /proc) of the "
-        "server and its child processes over the level, and for cxbot also over its drain, divided by "
-        "the requests: what one slash command costs cxbot in all (the load generator, a separate "
-        "process on the same 2 cores, is not counted). On PostgreSQL, *PostgreSQL CPU ms/request* is "
-        "the same for the database server's own processes (every process of the server on this "
-        "machine, whoever it serves, less the backend that answers the suite's checks for the "
-        "drain); on SQLite the database runs inside cxbot's processes, so the first figure has it. "
-        "*CPU stolen* is the share of the machine's "
-        "CPU time that the hypervisor gave to other guests while that server's rounds ran (the "
-        "`steal` column of /proc/stat): this is a shared virtual machine, and while that share is "
-        "high the rounds ran on less than 2 cores. It hurts cxbot more than the bare app, which "
-        "needs about one core where cxbot uses both. Percentiles are nearest-rank. Ratios are "
-        "cxbot / bare.",
-        "",
+        "| Database | Ack p50 ms | Ack p99 ms | Ack max ms | Acked | Stored | Cards | Confirmed | "
+        "Delivered after | Peak RSS MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    if plot_path.is_file():
-        link = os.path.relpath(plot_path, output.parent)
-        out += [f"![Ack latency and throughput, cxbot vs bare Bolt]({link})", ""]
-    else:
-        out += [*ascii_chart(ack), ""]
-    verdicts = ack_verdicts(ack)
-    for db, data in ack["databases"].items():
-        in_database = any(r.get("database_cpu_ms_per_request") is not None for r in data["cxbot"])
-        out += [
-            f"### {DB_NAMES.get(db, db)}",
-            "",
-            "| Clients | Server | p50 ms | p95 ms | p99 ms | max ms | req/s | req/s by round | errors "
-            "| drained in | delivered/s | CPU ms/request "
-            + ("| PostgreSQL CPU ms/request " if in_database else "")
-            + "| CPU stolen |",
-            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-            + ("---: | " if in_database else "")
-            + "---: |",
-        ]
-        for b, c in zip(data["bare"], data["cxbot"], strict=True):
-            for side, r in (("bare", b), ("cxbot", c)):
-                drained = f"{r['drain_seconds']:.1f} s" if r.get("drain_seconds") is not None else ""
-                delivered = f"{r['delivered_per_second']:.0f}" if r.get("delivered_per_second") else ""
-                cpu = _cpu_ms(r.get("cpu_ms_per_request"))
-                database_cpu = f"{_cpu_ms(r.get('database_cpu_ms_per_request'))} | " if in_database else ""
-                by_round = ", ".join(f"{value:.0f}" for value in r.get("round_throughputs") or [])
-                out.append(
-                    f"| {r['concurrency']} | {side} | {_ms(r['p50'])} | {_ms(r['p95'])} | {_ms(r['p99'])} | "
-                    f"{_ms(r['max'])} | {r['throughput']:.0f} | {by_round} | {r['errors']} | "
-                    f"{drained} | {delivered} | {cpu} | {database_cpu}{_percent(r.get('stolen_percent'))} |"
-                )
-        out += [
-            "",
-            f"| Clients | p99 cxbot/bare (target <= {P99_TARGET}) | | throughput cxbot/bare "
-            f"(target >= {THROUGHPUT_TARGET}) | |",
-            "| ---: | ---: | --- | ---: | --- |",
-        ]
-        for b, c in zip(data["bare"], data["cxbot"], strict=True):
-            p99_ratio = c["p99"] / b["p99"] if b["p99"] else float("nan")
-            tp_ratio = c["throughput"] / b["throughput"] if b["throughput"] else float("nan")
-            out.append(
-                f"| {c['concurrency']} | {p99_ratio:.2f} | {_mark(p99_ratio <= P99_TARGET)} | "
-                f"{tp_ratio:.2f} | {_mark(tp_ratio >= THROUGHPUT_TARGET)} |"
-            )
-        out += [
-            "",
-            f"Verdict on {DB_NAMES.get(db, db)}: p99 {_mark(verdicts[db]['p99'])}, throughput "
-            f"{_mark(verdicts[db]['throughput'])}. cxbot stored {data['items_stored']:,} items "
-            f"(warm-up included); {data['outbox_failed']} outbox messages failed.",
-            "",
-        ]
-    violations = ack.get("fake_slack_violations") or []
-    out += [
-        f"The fake Slack answered {ack.get('fake_slack_calls', 0):,} Web API and response_url calls"
-        + (
-            f"; calls Slack would reject: {violations}"
-            if violations
-            else ", none of which Slack would reject."
+    for db, data in storm["databases"].items():
+        out.append(
+            f"| {DB_NAMES.get(db, db)} | {_ms(data['p50_ms'])} | {_ms(data['p99_ms'])} | "
+            f"{_ms(data['max_ms'])} | {data['acked']:,} | {data['stored']:,} | {data['cards']:,} | "
+            f"{data['confirmed']:,} | {data['drained_after_s']:.1f} s | {data['peak_rss_mb']:.0f} |"
         )
-        + "",
+    out += [
         "",
+        f"**Highest sustained rate** (a figure, not a target): {storm_benchmark.RAMP_SECONDS:g} s at each "
+        f"of {', '.join(str(r) for r in storm_benchmark.RAMP_RATES)} commands a second, stopping at the "
+        f"first where a request failed, the clients couldn't send at that rate, or the ack p99 reached "
+        f"{storm_benchmark.SUSTAINED_P99_MS:g} ms.",
+        "",
+        "| Database | Held | Tried (rate: sent/s, p99 ms) |",
+        "| --- | ---: | --- |",
     ]
+    for db, data in storm["databases"].items():
+        sustained = data["sustained"]
+        tried = "; ".join(
+            f"{t['rate']}/s: {t['achieved']:.0f}/s, {_ms(t['p99_ms'])} ms{'' if t['ok'] else ' (missed)'}"
+            for t in sustained["tried"]
+        )
+        out.append(f"| {DB_NAMES.get(db, db)} | {sustained['rate']}/s | {tried} |")
+    failures = {db: data["failures"] for db, data in storm["databases"].items() if data["failures"]}
+    if failures:
+        out += ["", f"Failed requests: {failures}."]
+    out += [""]
     return out
 
 

@@ -1,9 +1,9 @@
-"""The benchmark command: `.venv/bin/python -m benchmarks [--quick] [--only ack|jobs] [--db ...]`.
+"""The benchmark command: `.venv/bin/python -m benchmarks [--quick] [--only storm|jobs] [--db ...]`.
 
-Runs the ack-latency benchmark and the jobs-at-scale benchmark on SQLite and PostgreSQL, prints
-progress on stderr, and (re)writes docs/benchmarks.md (and docs/benchmarks-latency.png) with the
-results and the command that produced them. Loads go only to 127.0.0.1; every loop is bounded,
-and the whole run stops itself after --time-limit seconds.
+Runs the storm benchmark and the jobs-at-scale benchmark on SQLite and PostgreSQL, prints
+progress on stderr, and (re)writes docs/benchmarks.md with the results and the command that
+produced them. Loads go only to 127.0.0.1; every loop is bounded, and the whole run stops itself
+after --time-limit seconds.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 
 from benchmarks.common import REPO_ROOT, cleanup_everything, log, machine, postgres_reachable, start_watchdog
 
-FULL = {"requests": 500, "rounds": 3, "items": 1_000_000, "owners": 2_000}
-QUICK = {"requests": 100, "rounds": 1, "items": 100_000, "owners": 200}
+FULL = {"requests": 2_000, "seconds": 60, "items": 1_000_000, "owners": 2_000}
+QUICK = {"requests": 400, "seconds": 20, "items": 100_000, "owners": 200}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,21 +30,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"{QUICK['requests']} requests per level in {QUICK['rounds']} round, and "
-        f"{QUICK['items']:,} items (default {FULL['requests']} in each of {FULL['rounds']} rounds, "
-        f"and {FULL['items']:,})",
+        help=f"a storm of {QUICK['requests']} commands over {QUICK['seconds']} s, and {QUICK['items']:,} "
+        f"items (default {FULL['requests']:,} over {FULL['seconds']} s, and {FULL['items']:,})",
     )
-    parser.add_argument("--only", choices=["ack", "jobs"], help="run one benchmark only")
+    parser.add_argument("--only", choices=["storm", "jobs"], help="run one benchmark only")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--requests", type=int, help="requests per concurrency level and round")
-    parser.add_argument(
-        "--rounds", type=int, help="rounds per concurrency level, the bare app and cxbot taking turns"
-    )
+    parser.add_argument("--requests", type=int, help="commands in the storm")
+    parser.add_argument("--seconds", type=float, help="how long the storm lasts")
     parser.add_argument("--items", type=int, help="items to seed for the jobs benchmark")
     parser.add_argument("--owners", type=int, help="distinct owners of the stale items")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--plot", type=Path, default=REPO_ROOT / "docs" / "benchmarks-latency.png")
-    parser.add_argument("--json", type=Path, help="also write the raw results (with every latency) here")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument(
         "--profile", type=Path, help="write pyinstrument profiles of the jobs to this directory"
     )
@@ -66,7 +62,7 @@ def _command(argv: list[str]) -> str:
 
 
 # Where the results are written changes none of them: the command shown leaves these out.
-_OUTPUT_OPTIONS = ("--json", "--output", "--plot")
+_OUTPUT_OPTIONS = ("--json", "--output")
 
 
 def _figures_options(argv: list[str]) -> list[str]:
@@ -82,21 +78,12 @@ def _figures_options(argv: list[str]) -> list[str]:
     return kept
 
 
-def _strip_latencies(results: dict[str, Any]) -> dict[str, Any]:
-    copy: dict[str, Any] = json.loads(json.dumps(results))
-    for data in (copy.get("ack") or {}).get("databases", {}).values():
-        for side in ("bare", "cxbot"):
-            for level in data.get(side, []):
-                level.pop("latencies", None)
-    return copy
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     sizes = QUICK if args.quick else FULL
     requests = args.requests or sizes["requests"]
-    rounds = args.rounds or sizes["rounds"]
+    storm_seconds = args.seconds or sizes["seconds"]
     items = args.items or sizes["items"]
     owners = args.owners or min(sizes["owners"], max(1, items // 500))
     start_watchdog(args.time_limit)
@@ -118,10 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict[str, Any] = {"machine": machine(), "command": _command(argv)}
     try:
-        if args.only in (None, "ack") and databases:
-            from benchmarks.ack import run_ack
+        if args.only in (None, "storm") and databases:
+            from benchmarks.storm import run_storm
 
-            results["ack"] = run_ack(databases=databases, requests=requests, rounds=rounds)
+            results["storm"] = run_storm(databases=databases, requests=requests, seconds=storm_seconds)
         if args.only in (None, "jobs") and databases:
             from benchmarks.jobs import run_jobs
 
@@ -139,27 +126,22 @@ def main(argv: list[str] | None = None) -> int:
         raise
     seconds = time.monotonic() - started
 
-    from benchmarks.report import plot, render
+    from benchmarks.report import render
 
     if args.json is not None:
         args.json.write_text(json.dumps(results))
-    plotted = "ack" in results and plot(results["ack"], args.plot)
-    if not plotted and args.plot.is_file() and "ack" in results:
-        args.plot.unlink()  # a stale plot from another run would contradict the tables
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
         render(
             command=results["command"],
             machine=results["machine"],
-            ack=results.get("ack"),
+            storm=results.get("storm"),
             jobs=results.get("jobs"),
             skipped=skipped,
-            plot_path=args.plot,
-            output=args.output,
             seconds=seconds,
         ),
         encoding="utf-8",
     )
-    log(f"wrote {args.output}" + (f" and {args.plot}" if plotted else ""))
-    print(json.dumps(_strip_latencies(results), indent=2))
+    log(f"wrote {args.output}")
+    print(json.dumps(results, indent=2))
     return 0

@@ -10,13 +10,16 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
-from bot.ack_relay import AckWaitingExecutor, ring_on_ack
 from bot.deps import Deps
 from bot.guard import payload
 from bot.guard.workspace import WorkspaceGuard
 from handlers import register_all
 
 log = logging.getLogger(__name__)
+
+# Bolt runs each listener on one of these; a command's listener holds one until its item is
+# stored (milliseconds), and longer only while the database is away. Bolt's default is 5.
+LISTENER_THREADS = 16
 
 
 def make_web_client(token: str, base_url: str, *, retries: bool, timeout: int = 10) -> WebClient:
@@ -29,9 +32,8 @@ def make_web_client(token: str, base_url: str, *, retries: bool, timeout: int = 
 
 
 class RequestGuard(Middleware):
-    """Refuses malformed payloads with 400 before Bolt's authorization or any listener sees them
-    (over HTTP and Socket Mode alike); the rest get an ack that answers Slack as soon as it is
-    called (bot/ack_relay.py)."""
+    """Refuses malformed payloads with 400 before Bolt's authorization or any listener sees them,
+    over HTTP and Socket Mode alike."""
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
@@ -39,7 +41,6 @@ class RequestGuard(Middleware):
         refused = payload.refusal(req)
         if refused is not None:
             return refused
-        ring_on_ack(req)
         return next()
 
 
@@ -52,7 +53,7 @@ def create_app(deps: Deps, *, listener_executor: Executor | None = None) -> App:
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=bool(settings.slack_signing_secret),
         process_before_response=False,
-        listener_executor=AckWaitingExecutor(listener_executor or ThreadPoolExecutor(max_workers=5)),
+        listener_executor=listener_executor or ThreadPoolExecutor(max_workers=LISTENER_THREADS),
         # Right after the signature check, before Bolt's own middleware reads the payload (its
         # authorization step trusts `event` to be an object).
         before_authorize=RequestGuard(),

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import jobs
 from bot.clock import system_clock
 from bot.errors import first_line
-from bot.heap import freeze_startup_heap
 from bot.routes_file import RoutesFileError
 from bot.runtime import Runtime, build_runtime, import_routes_file, migrate
 from bot.scheduler import start_scheduler
@@ -33,7 +32,6 @@ from storage import routes as route_queries
 from storage.db import make_engine, make_session_factory, transaction
 from storage.schema import SchemaError, schema_state
 
-GIL_SWITCH_INTERVAL_SECONDS = 0.001
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 log = logging.getLogger("cxbot")
@@ -120,15 +118,11 @@ def _run(args: argparse.Namespace) -> int:
             "or run `cxbot run --http` to serve Slack over HTTP"
         )
     port = _port(args.port)
-    runtime = build_runtime(settings, filing_worker=True)
-    # Many threads share one interpreter lock here: request threads, listeners, the link to the
-    # filing worker. Python hands the lock over every 5 ms by default; 1 ms keeps a request that
-    # is ready to answer from waiting behind another thread's work (the ack benchmark's p99).
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
+    runtime = build_runtime(settings)
     _stop_on_sigterm()
     scheduler = None
     try:
-        runtime.start_background()
+        runtime.dispatcher.start()
         scheduler = None if args.no_scheduler else start_scheduler(runtime.deps)
         if args.http:
             _serve_http(runtime, host=args.host, port=port)
@@ -193,19 +187,12 @@ def _port(flag: int | None) -> int:
 
 
 def _serve_http(runtime: Runtime, *, host: str, port: int) -> None:
-    from bot.server import EVENTS_PATH, make_http_server, request_threads
+    from bot.server import EVENTS_PATH, make_http_server
 
-    threads = request_threads(runtime.engine.dialect.name)
     server = make_http_server(
-        runtime.app,
-        signing_secret=runtime.deps.settings.slack_signing_secret,
-        host=host,
-        port=port,
-        threads=threads,
+        runtime.app, signing_secret=runtime.deps.settings.slack_signing_secret, host=host, port=port
     )
-    address = f"http://{host}:{server.effective_port}{EVENTS_PATH}"
-    log.info("serving Slack at %s (%d request threads)", address, threads)
-    freeze_startup_heap()
+    log.info("serving Slack at http://%s:%s%s", host, server.effective_port, EVENTS_PATH)
     try:
         server.run()
     finally:
@@ -217,11 +204,10 @@ def _serve_socket_mode(runtime: Runtime, settings: Settings) -> None:
 
     log.info("connecting to Slack over Socket Mode")
     handler = SocketModeHandler(runtime.app, settings.slack_app_token)
-    freeze_startup_heap()
     try:
         handler.start()  # type: ignore[no-untyped-call]
     finally:
-        # Before the filing worker stops: no command may arrive once it can't be stored.
+        # Before the filing threads stop: no command may arrive once it can't be stored.
         handler.close()  # type: ignore[no-untyped-call]
 
 

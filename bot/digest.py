@@ -94,10 +94,10 @@ def run_digest(
 ) -> bool:
     """Post the digest for the week ending `at`, once per `at` (to the minute). Returns whether it ran."""
     period = period_of(at)
-    if not jobs.claim_period(session_factory, job=JOB, period=period, now=now):
-        log.info("digest for %s already ran; skipping", period)
-        return False
     with transaction(session_factory) as session:
+        if not jobs.claim_period(session=session, job=JOB, period=period, now=now):
+            log.info("digest for %s already ran; skipping", period)
+            return False
         digest = build_digest(session, end=at)
         reply = digest_reply(digest, zone=zone)
         enqueue(

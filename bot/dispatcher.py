@@ -38,10 +38,6 @@ def backoff_seconds(
     return base * (1.0 + 0.2 * jitter())
 
 
-def _no_wait() -> None:
-    pass
-
-
 class Dispatcher:
     def __init__(
         self,
@@ -67,12 +63,9 @@ class Dispatcher:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        # Called by the background loop before each delivery; `cxbot run` makes it wait while a
-        # burst of filings is being stored, so that their acks come first.
-        self.before_delivery: Callable[[], None] = _no_wait
 
     # One pass, used by the background loop and directly by tests and `cxbot` commands.
-    def run_once(self, *, before_delivery: Callable[[], None] = _no_wait) -> int:
+    def run_once(self) -> int:
         """Deliver what is due now. Returns how many messages were attempted."""
         now = self._clock()
         if self.paused_until is not None and now < self.paused_until:
@@ -80,7 +73,6 @@ class Dispatcher:
         with transaction(self._session_factory) as session:
             claimed = queue.claim_due(session=session, now=now, lease=self.lease, limit=self._batch_size)
         for index, message in enumerate(claimed):
-            before_delivery()
             if self.paused_until is not None and self._clock() < self.paused_until:
                 self._release(claimed[index:])
                 break
@@ -186,8 +178,7 @@ class Dispatcher:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                self.before_delivery()
-                attempted = self.run_once(before_delivery=self.before_delivery)
+                attempted = self.run_once()
             except Exception:
                 log.exception("outbox dispatcher pass failed; trying again shortly")
                 attempted = 0

@@ -24,14 +24,3 @@ def first_line(error: BaseException) -> str:
     SQLAlchemy's statement dump), or its type's name if it has none: for one-line reports."""
     text = str(getattr(error, "orig", None) or error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-class FilingUnavailable(Exception):
-    """The filing worker couldn't store it just now: the database is down, or the worker is
-    restarting. Like a database outage, it is worth retrying with the same intake key. Not a
-    CxError: its message is for the logs (it may name the database's host), not for Slack."""
-
-
-class FilingFailed(Exception):
-    """The filing worker couldn't store it, and trying again won't help (cxbot is stopping, or
-    the database refused the rows). Logged with a reference; the raiser is shown their words."""

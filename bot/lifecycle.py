@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.errors import CxError
-from bot.intake import Triage
 from bot.outbox_kinds import OutboxKind, RaiserNews
 from bot.permissions import Actor, manages, require_manager, require_raiser
+from bot.routing import Triage
 from bot.sla import MAX_SNOOZES, SNOOZE
 from bot.slack_ids import is_owner
 from storage import routes as route_queries

@@ -93,14 +93,18 @@ def run_nag_sweep(
     due and so whom to ask; then the transaction that queues the nags reads those items again
     (anything acted on meanwhile drops out) and uses the answers."""
     period = period_of(at, interval)
-    if not jobs.claim_period(session_factory, job=JOB, period=period, now=now):
-        log.info("nag sweep for %s already ran; skipping", period)
-        return SweepResult(ran=False, period=period)
     with session_factory() as session:
+        if jobs.already_ran(session=session, job=JOB, period=period):
+            log.info("nag sweep for %s already ran; skipping", period)
+            return SweepResult(ran=False, period=period)
         routes = jobs.routes_by_id(session=session)
         found = _due(session, routes, at=at)
     people = _People.look_up(found, admins=admins, members_of=members_of, zone_of=zone_of)
     with transaction(session_factory) as session:
+        # The claim commits with the nags it queues, or neither does.
+        if not jobs.claim_period(session=session, job=JOB, period=period, now=now):
+            log.info("nag sweep for %s ran meanwhile elsewhere; skipping", period)
+            return SweepResult(ran=False, period=period)
         due = _due(session, routes, at=at, among=[item.id for item in found])
         result = _sweep(session, due, routes, at=at, now=now, period=period, admins=admins, people=people)
         jobs.record_summary(session=session, job=JOB, period=period, summary=result.__dict__)

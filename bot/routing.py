@@ -17,6 +17,14 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 
+@dataclass(frozen=True)
+class Triage:
+    """Where grey areas go and who owns them."""
+
+    channel: str
+    admins: tuple[str, ...]
+
+
 class RoutedBy(enum.StrEnum):
     PICKED = "picked"
     KEYWORDS = "keywords"

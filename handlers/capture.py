@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import enum
-import logging
-import threading
-from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltRequest
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.ack_relay import InRequestThread
 from bot.blocks.ids import Callback, Field
 from bot.blocks.modal import read_values
 from bot.blocks.replies import saving_slowly, usage
-from bot.capture import (
-    ModalContext,
-    file_submission,
-    filing_view,
-    store_before_ack,
-    submission_from_modal,
-)
-from bot.commands import FileNow, OpenModal, ShowHelp, read_command_text
+from bot.capture.command_text import FileNow, OpenModal, ShowHelp, read_command_text
+from bot.capture.filing import filing_view, keep_filing, landed_in_time, start_filing
+from bot.capture.submission import ModalContext, ReplyTarget, Submission, submission_from_modal
 from bot.deps import Deps
 from bot.errors import InvalidSubmission
-from bot.intake import ReplyTarget, Submission, check_text
 from handlers.errors import report
 from storage.models import ItemKind
 
@@ -39,33 +29,17 @@ class Shortcut(enum.StrEnum):
     RAISE_FROM_MESSAGE = "cx_raise_from_message"
 
 
-log = logging.getLogger(__name__)
-
-# Slack wants an answer within 3 s; an item is stored before it gets one, unless the database
-# takes longer than this. Then the ack says so and storing goes on: the response_url that carries
-# the confirmation stays valid for 30 minutes.
-ACK_WITHIN_SECONDS = 2.0
-SAVE_PATIENCE_SECONDS = 120.0
 SAVE_FAILED = "I couldn't save this just now. Your words are still here: please try again in a moment."
 _KIND_OF_COMMAND = {Command.ALARM: ItemKind.ALARM, Command.IDEA: ItemKind.IDEA}
 _KIND_OF_CALLBACK = {Callback.FILE_ALARM: ItemKind.ALARM, Callback.FILE_IDEA: ItemKind.IDEA}
 
 
 def register(app: App, deps: Deps) -> None:
-    # Filing a command's text, and a filled-in form, ack once the item is stored and have nothing
-    # left to do after: they answer from the request thread (bot/ack_relay.py). A command that
-    # opens the form acks first and calls Slack after, so it runs on a listener thread.
     for command in Command:
-        app.command(command, middleware=[InRequestThread(when=_answers_at_once)])(
-            _command_listener(deps, command)
-        )
+        app.command(command)(_command_listener(deps, command))
     app.shortcut(Shortcut.RAISE_FROM_MESSAGE)(_shortcut_listener(deps))
     for callback in _KIND_OF_CALLBACK:
-        app.view_submission(callback, middleware=[InRequestThread()])(_submission_listener(deps, callback))
-
-
-def _answers_at_once(req: BoltRequest) -> bool:
-    return not isinstance(read_command_text(str(req.body.get("text") or "")), OpenModal)
+        app.view_submission(callback)(_submission_listener(deps, callback))
 
 
 def _command_listener(deps: Deps, command: Command) -> Any:
@@ -88,46 +62,33 @@ def _command_listener(deps: Deps, command: Command) -> Any:
             return
         assert isinstance(intent, FileNow)
         try:
-            check_text(intent.text, kind=kind)
+            submission = Submission(
+                kind=kind,
+                text=intent.text,
+                raiser_id=command["user_id"],
+                intake_key=f"command:{command['trigger_id']}",
+                reply=ReplyTarget(
+                    response_url=command.get("response_url"), channel_id=command.get("channel_id")
+                ),
+            )
         except InvalidSubmission as invalid:
             ack(text=invalid.user_message, response_type="ephemeral")
             return
-        submission = Submission(
-            kind=kind,
-            text=intent.text,
-            raiser_id=command["user_id"],
-            intake_key=f"command:{command['trigger_id']}",
-            reply=ReplyTarget(response_url=command.get("response_url"), channel_id=command.get("channel_id")),
-        )
-        if store_before_ack(deps, submission, ack_within=ACK_WITHIN_SECONDS):
-            ack()
+        attempt = start_filing(deps, submission)
+        if landed_in_time(attempt):
+            ack()  # the confirmation follows from the outbox
             return
-        # The database is slow or down. Slack needs its answer within 3 s; say so, and keep trying
-        # on another thread (the intake key files it once however many attempts reach the
-        # database), since Slack hears this ack only once the listener returns.
+        # The database is slow or down. Say so within Slack's 3 s, then keep trying: the intake
+        # key files it once however many attempts reach the database.
         reply = saving_slowly()
         ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
-        _later(deps, _keep_saving, deps, submission, command)
+        try:
+            keep_filing(deps, submission, first=attempt)
+        except Exception as error:
+            report(error, command)  # as Bolt's error handler would: the raiser gets their words back
 
     on_command.__name__ = f"on_{kind.value}_command"
     return on_command
-
-
-def _later(deps: Deps, work: Callable[..., None], *args: Any) -> None:
-    """Run `work` after this listener has answered Slack: on deps.later, or, once that pool has
-    shut down (cxbot is stopping), on a thread of its own. Never raise here: Slack hears this
-    listener's ack only once it returns."""
-    try:
-        deps.later.submit(work, *args)
-    except RuntimeError:
-        threading.Thread(target=work, args=args, name="cxbot-later", daemon=True).start()
-
-
-def _keep_saving(deps: Deps, submission: Submission, command: dict[str, Any]) -> None:
-    try:
-        file_submission(deps, submission, patience=SAVE_PATIENCE_SECONDS)
-    except Exception as error:
-        report(error, command)  # as Bolt's error handler would: the raiser gets their words back
 
 
 def _shortcut_listener(deps: Deps) -> Any:
@@ -164,23 +125,22 @@ def _submission_listener(deps: Deps, callback: Callback) -> Any:
     def on_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = read_values((view.get("state") or {}).get("values") or {})
         try:
-            check_text(values.text, kind=kind)
+            submission = submission_from_modal(
+                kind=kind,
+                values=values,
+                raiser_id=body["user"]["id"],
+                context=ModalContext.decode(view.get("private_metadata")),
+                view_id=str(view.get("id") or ""),
+            )
         except InvalidSubmission as invalid:
             ack(
                 response_action="errors",
                 errors={invalid.field or "what_happened": invalid.user_message},
             )
             return
-        submission = submission_from_modal(
-            kind=kind,
-            values=values,
-            raiser_id=body["user"]["id"],
-            context=ModalContext.decode(view.get("private_metadata")),
-            view_id=str(view.get("id") or ""),
-        )
         # Stored before the modal closes: if the database is down the form stays open with the
         # raiser's words in it, and a resubmission of the same view files it only once.
-        if not store_before_ack(deps, submission, ack_within=ACK_WITHIN_SECONDS):
+        if not landed_in_time(start_filing(deps, submission)):
             ack(response_action="errors", errors={Field.WHAT: SAVE_FAILED})
             return
         ack()

@@ -6,22 +6,28 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.models import Base, Event, Item, ItemStatus
 
 
-def item_by_intake_key(*, session: Session, intake_key: str) -> Item | None:
-    return session.scalar(select(Item).where(Item.intake_key == intake_key))
+def insert_item(*, session: Session, row: dict[str, Any]) -> int | None:
+    """Insert an items row, unless one with its intake_key is stored already (ON CONFLICT DO
+    NOTHING: two replicas filing the same submission at once store it once). Returns the new
+    item's id, or None if it was stored already."""
+    dialect = session.get_bind().dialect.name
+    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_into(Item).values(row).on_conflict_do_nothing(index_elements=["intake_key"])
+    number: int | None = session.scalar(statement.returning(Item.id))
+    return number
 
 
-def numbers_by_intake_key(*, connection: Connection, intake_keys: Sequence[str]) -> dict[str, int]:
-    """The ids of stored items among these intake keys, by key (no query when there are none)."""
-    if not intake_keys:
-        return {}
-    rows = connection.execute(select(Item.intake_key, Item.id).where(Item.intake_key.in_(set(intake_keys))))
-    return {key: number for key, number in rows if key is not None}
+def number_by_intake_key(*, session: Session, intake_key: str) -> int | None:
+    number: int | None = session.scalar(select(Item.id).where(Item.intake_key == intake_key))
+    return number
 
 
 def insert_events(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:

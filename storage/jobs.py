@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, Table, and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from storage.db import transaction
 from storage.items import insert_events
 from storage.models import (
     Item,
@@ -26,23 +26,31 @@ _ITEMS = cast(Table, Item.__table__)
 _IN_CHUNK = 900  # ids per `IN (...)`: under SQLite's oldest limit of 999 bound parameters
 
 
-def claim_period(session_factory: sessionmaker[Session], *, job: str, period: str, now: datetime) -> bool:
-    """True for exactly one caller per (job, period), whichever replica or command asks first.
-    Committed at once, so a second caller sees it even while the first is still working."""
-    try:
-        with transaction(session_factory) as session:
-            if session.get(JobRun, (job, period)) is not None:
-                return False
-            session.add(JobRun(job=job, period=period, started_at=now))
-    except IntegrityError:
-        return False
-    return True
+def claim_period(*, session: Session, job: str, period: str, now: datetime) -> bool:
+    """Claim (job, period) in the caller's transaction, which does the job's work: True for exactly
+    one transaction per pair, whichever replica or command commits first. The claim commits with
+    the work, or neither does (a crash in between loses no week's digest). A second claimer waits
+    for the first to finish (PostgreSQL's unique index, SQLite's write lock), then gets False; if
+    the first rolled back, it gets True."""
+    dialect = session.get_bind().dialect.name
+    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert_into(JobRun)
+        .values(job=job, period=period, started_at=now)
+        .on_conflict_do_nothing(index_elements=["job", "period"])
+        .returning(JobRun.job)
+    )
+    return session.scalar(statement) is not None
+
+
+def already_ran(*, session: Session, job: str, period: str) -> bool:
+    """Whether (job, period) was claimed by a committed run: to skip work early; only
+    claim_period decides."""
+    return session.get(JobRun, (job, period)) is not None
 
 
 def record_summary(*, session: Session, job: str, period: str, summary: dict[str, Any]) -> None:
-    run = session.get(JobRun, (job, period))
-    if run is not None:
-        run.summary = summary
+    session.execute(update(JobRun).where(JobRun.job == job, JobRun.period == period).values(summary=summary))
 
 
 def last_period(*, session: Session, job: str) -> JobRun | None:

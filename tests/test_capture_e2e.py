@@ -428,23 +428,20 @@ def test_the_item_is_stored_before_the_command_is_acknowledged(bot: BotUnderTest
 def test_a_database_too_slow_for_the_ack_is_said_and_the_save_still_lands(
     bot: BotUnderTest, fake_slack: FakeSlack, monkeypatch: Any
 ) -> None:
-    from concurrent.futures import Future
-
     from sqlalchemy.exc import OperationalError
 
-    filer = bot.runtime.filer
-    submit = filer.submit
+    from bot.capture import filing
+
+    file_now = filing.file_now
     attempts: list[str] = []
 
-    def down_once(submission: Any) -> Future[int]:
+    def down_once(deps: Any, submission: Any) -> int:
         attempts.append(submission.intake_key)
         if len(attempts) > 1:
-            return submit(submission)
-        failed: Future[int] = Future()
-        failed.set_exception(OperationalError("INSERT", {}, Exception("server closed the connection")))
-        return failed
+            return file_now(deps, submission)
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(filer, "submit", down_once)
+    monkeypatch.setattr(filing, "file_now", down_once)
     answer = bot.command("/cx-alarm", "Refund never arrived", response_url=fake_slack.response_url("slow"))
     assert answer.status == 200
     ack = answer.json()
@@ -459,25 +456,21 @@ def test_a_database_too_slow_for_the_ack_is_said_and_the_save_still_lands(
 def test_a_save_that_never_lands_gives_the_raiser_their_words_back(
     bot: BotUnderTest, fake_slack: FakeSlack, monkeypatch: Any
 ) -> None:
-    from concurrent.futures import Future
-
     from sqlalchemy.exc import OperationalError
 
-    import handlers.capture
+    from bot.capture import filing
 
     answered = threading.Event()
     attempts: list[str] = []
 
-    def down(submission: Any) -> Future[int]:
+    def down(deps: Any, submission: Any) -> int:
         attempts.append(submission.intake_key)
         if len(attempts) > 1:
             assert answered.wait(10)  # the retries go on after Slack has its answer
-        failed: Future[int] = Future()
-        failed.set_exception(OperationalError("INSERT", {}, Exception("server closed the connection")))
-        return failed
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(bot.runtime.filer, "submit", down)
-    monkeypatch.setattr(handlers.capture, "SAVE_PATIENCE_SECONDS", 1.0)
+    monkeypatch.setattr(filing, "file_now", down)
+    monkeypatch.setattr(filing, "PATIENCE_SECONDS", 1.0)
     answer = bot.command("/cx-alarm", "Refund <never> arrived", response_url=fake_slack.response_url("lost"))
     answered.set()
     assert "taking longer than usual" in answer.json()["text"]

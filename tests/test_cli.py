@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import text
 
 from bot.cli import main
-from bot.server import request_threads
 from storage.db import make_engine
 from tests.fake_slack import FakeSlack
 from tests.process import BotProcess
@@ -140,13 +139,6 @@ def test_cxbot_run_http_serves_slack_and_delivers(
     finally:
         bot.stop()
     assert bot.process is not None and bot.process.returncode == 0
-    dialect = "sqlite" if env["DATABASE_URL"].startswith("sqlite") else "postgresql"
-    assert f"({request_threads(dialect)} request threads)" in bot.log.read_text()
-
-
-def test_request_threads_are_fewer_on_sqlite_whose_commits_are_quick() -> None:
-    assert request_threads("sqlite") == 8
-    assert request_threads("postgresql") == 16
 
 
 def test_dotenv_in_the_working_directory_is_loaded(

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.commands import FileNow, OpenModal, ShowHelp, read_command_text
+from bot.capture.command_text import FileNow, OpenModal, ShowHelp, read_command_text
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])

@@ -11,11 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import lifecycle
+from bot.capture.filing import file_item
+from bot.capture.submission import Submission
 from bot.digest import build_digest, run_digest
-from bot.intake import Submission, Triage, file_item
 from bot.nag import run_nag_sweep
 from bot.permissions import Actor
 from bot.routes_file import parse_routes
+from bot.routing import Triage
 from storage import routes as route_queries
 from storage.db import transaction
 from storage.digest import Flow
@@ -70,7 +72,7 @@ def file(db: sessionmaker[Session], text: str, at: datetime, **fields: object) -
             raiser_id=fields.pop("raiser", "U0RAISER"),
             **fields,
         )  # type: ignore[arg-type]
-        return file_item(session=session, submission=submission, triage=TRIAGE, now=at).id
+        return file_item(session=session, submission=submission, triage=TRIAGE, now=at)
 
 
 def sweep(  # type: ignore[no-untyped-def]
@@ -330,3 +332,42 @@ def test_digest_is_queued_once_per_moment(week: sessionmaker[Session]) -> None:
     [message] = kinds(week, "post_digest")
     assert message.payload["channel"] == "C0DIGEST"
     assert "U0RAISER" not in str(message.payload)  # the anonymous raiser never shows
+
+
+def _gone(*_args: object, **_kwargs: object) -> None:
+    raise OSError("gone")
+
+
+def test_a_digest_that_fails_after_its_claim_runs_again_and_is_queued_once(
+    week: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim commits with the work: a failure in between (here, building the digest) leaves
+    the period unclaimed, so the next run (the scheduler's catch-up, or `cxbot jobs run`) does it."""
+    import bot.digest
+
+    build = bot.digest.build_digest
+    monkeypatch.setattr(bot.digest, "build_digest", _gone)
+    with pytest.raises(OSError, match="gone"):
+        run_digest(week, at=END, now=END, channel="C0DIGEST", zone="Europe/London")
+    assert kinds(week, "post_digest") == []
+    monkeypatch.setattr(bot.digest, "build_digest", build)
+    assert run_digest(week, at=END, now=END, channel="C0DIGEST", zone="Europe/London")
+    assert not run_digest(week, at=END, now=END, channel="C0DIGEST", zone="Europe/London")
+    assert len(kinds(week, "post_digest")) == 1
+
+
+def test_a_sweep_that_fails_after_its_claim_runs_again(
+    db: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.nag
+
+    file(db, "refund problem", MONDAY)
+    at = MONDAY + timedelta(hours=24)
+    sweep_items = bot.nag._sweep
+    monkeypatch.setattr(bot.nag, "_sweep", _gone)
+    with pytest.raises(OSError, match="gone"):
+        sweep(db, at)
+    monkeypatch.setattr(bot.nag, "_sweep", sweep_items)
+    assert sweep(db, at).ran
+    assert not sweep(db, at).ran
+    assert len(nag_dms(db)) == 1

@@ -12,9 +12,15 @@ from pathlib import Path
 import pytest
 
 from bot import jobs
+from bot.capture.filing import file_item
+from bot.capture.submission import Submission
+from bot.routing import Triage
+from bot.runtime import import_routes_file, migrate
 from bot.scheduler import catch_up, digest_trigger, last_fire_time, make_scheduler
 from bot.settings import Settings
 from storage import jobs as job_queries
+from storage.db import make_engine, make_session_factory, transaction
+from storage.models import ItemKind
 from tests.fake_slack import FakeSlack
 from tests.support import BotUnderTest, FakeClock, block_action
 
@@ -220,3 +226,77 @@ def test_cxbot_run_schedules_both_jobs_on_round_times(bot: BotUnderTest) -> None
         assert all(job.coalesce and job.max_instances == 1 for job in jobs_by_id.values())
     finally:
         scheduler.shutdown(wait=False)
+
+
+@pytest.mark.parametrize("job", ["digest", "nag"])
+def test_a_job_killed_between_its_claim_and_its_work_still_runs_once(
+    job: str, postgres_url: str, fake_slack: FakeSlack, routes_file: Path, tmp_path: Path
+) -> None:
+    """`cxbot jobs run` is SIGKILLed after claiming its period and before its messages are
+    queued (it waits for a lock this test holds on the outbox): the claim dies with it, and the
+    next run does the job, once."""
+    import os
+    import subprocess
+    import sys
+
+    import psycopg
+
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-1-test",
+        "SLACK_API_URL": fake_slack.base_url,
+        "DATABASE_URL": postgres_url,
+        "CX_ROUTES_FILE": str(routes_file),
+        "CX_TRIAGE_CHANNEL": "C0TRIAGE",
+        "CX_ADMINS": "U0ADMIN1",
+        "CX_DIGEST_CHANNEL": "C0DIGEST",
+        "CX_TIMEZONE": "Europe/London",
+    }
+    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday 10:00 in London: working hours
+    argv = [sys.executable, "-m", "bot.cli", "jobs", "run", job, "--at", at.isoformat()]
+    fake_slack.set_user(OWNER, tz="Europe/London")
+    engine = make_engine(postgres_url)
+    try:  # a stale alarm, so that the sweep has a nag to queue
+        migrate(engine)
+        import_routes_file(engine, routes_file, clock=lambda: at)
+        with transaction(make_session_factory(engine)) as session:
+            stale = Submission(kind=ItemKind.ALARM, text="The refund never came", raiser_id="U0RAISER")
+            file_item(
+                session=session,
+                submission=stale,
+                triage=Triage("C0TRIAGE", ("U0ADMIN1",)),
+                now=at - timedelta(days=3),
+            )
+    finally:
+        engine.dispose()
+    database = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(database) as holder, psycopg.connect(database, autocommit=True) as watcher:
+        holder.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
+        killed = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            for _ in range(300):  # until it waits for the lock, its claim made
+                waiting = watcher.execute(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'outbox'::regclass"
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                assert killed.poll() is None, killed.communicate()
+                threading.Event().wait(0.1)
+            else:
+                raise AssertionError("the job never reached the outbox")
+            claimed = watcher.execute("SELECT count(*) FROM job_runs").fetchone()
+            assert claimed == (0,)  # its claim isn't committed: nobody else sees it
+        finally:
+            killed.kill()
+            killed.wait(10)
+        holder.rollback()
+    rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "already ran" not in rerun.stdout
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert "already ran" in again.stdout
+    if job == "digest":
+        posted = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0DIGEST"]
+    else:
+        posted = nags(fake_slack, OWNER)
+    assert len(posted) == 1

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import lifecycle
-from bot.intake import Triage
 from bot.permissions import Actor, NotAllowed
+from bot.routing import Triage
 from storage.db import transaction
 from storage.models import Event, Item, ItemKind, ItemStatus, OutboxMessage, Route
 from tests.support import FakeClock

@@ -8,8 +8,10 @@ from datetime import timedelta
 from sqlalchemy import Engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.intake import Submission, Triage, file_item
+from bot.capture.filing import file_item
+from bot.capture.submission import Submission
 from bot.routes_file import parse_routes
+from bot.routing import Triage
 from storage import outbox as queue
 from storage import routes as route_queries
 from storage.db import transaction
@@ -43,13 +45,12 @@ def _message(session: Session, clock: FakeClock, item_id: int | None, kind: str 
 
 
 def _file(session: Session, clock: FakeClock, text: str = "refund please") -> int:
-    item = file_item(
+    return file_item(
         session=session,
         submission=Submission(kind=ItemKind.ALARM, text=text, raiser_id="U0RAISER"),
         triage=TRIAGE,
         now=clock(),
     )
-    return item.id
 
 
 def _claim(factory: sessionmaker[Session], clock: FakeClock, limit: int = 10) -> list[OutboxMessage]:
