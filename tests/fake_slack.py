@@ -1,5 +1,5 @@
 """A fake Slack Web API on loopback: records the bot's calls, answers them, and checks each against
-Slack's published OpenAPI spec (../shared/slack/web_api_openapi_v2.json) and Block Kit limits.
+Slack's published OpenAPI spec (tests/slack_spec/web_api_openapi_v2.json) and Block Kit limits.
 
 An unknown method, a missing required argument, or a block Slack would reject is recorded as a
 violation, answered as Slack would ({"ok": false, "error": ...}), and fails the test at teardown.
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "slack" / "web_api_openapi_v2.json"
+SPEC_PATH = Path(__file__).resolve().parent / "slack_spec" / "web_api_openapi_v2.json"
 
 # Methods the bot may call that the spec lacks (they came after it), with their required arguments.
 EXTRA_METHODS: dict[str, frozenset[str]] = {
@@ -108,8 +108,9 @@ class Hold:
 def _required_arguments(spec_path: Path) -> dict[str, frozenset[str]]:
     if not spec_path.is_file():
         raise FileNotFoundError(
-            f"Slack's Web API spec is not at {spec_path}: check out ../shared beside this repository, "
-            "or point CXBOT_SLACK_SPEC at web_api_openapi_v2.json"
+            f"Slack's Web API spec is not at {spec_path}: it ships with the repository as "
+            "tests/slack_spec/web_api_openapi_v2.json (restore it with git), "
+            "or point CXBOT_SLACK_SPEC at a copy of web_api_openapi_v2.json"
         )
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     methods: dict[str, frozenset[str]] = {}
