@@ -26,9 +26,9 @@ from sqlalchemy import Engine, event, func, select, text
 
 from bot.app import make_web_client
 from bot.blocks.digest import digest_reply
-from bot.digest import build_digest
-from bot.directory import Directory
-from bot.nag import run_nag_sweep
+from bot.jobs.digest import build_digest
+from bot.jobs.nag import run_nag_sweep
+from bot.slack.directory import Directory
 from storage.db import make_engine, make_session_factory
 from storage.models import OutboxMessage
 

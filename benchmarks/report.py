@@ -184,7 +184,7 @@ def _jobs_section(jobs: dict[str, Any]) -> list[str]:
         "duplicate, withdrawn, nagged, vote) and upvotes on a third of the ideas.",
         "",
         "Each job runs once, in a child process of its own (`benchmarks/jobs_child.py`) with a warm "
-        "connection: `bot.nag.run_nag_sweep(...)` and `bot.digest.build_digest(session, end=...)` "
+        "connection: `bot.jobs.nag.run_nag_sweep(...)` and `bot.jobs.digest.build_digest(session, end=...)` "
         "(the assembly; rendering the blocks is timed apart). The sweep asks Slack each person's time "
         "zone through cxbot's own `Directory` (`users.info`, cached for a day), against the fake Slack "
         "Web API on loopback, starting with nothing cached as a day's first sweep does; it asks between "

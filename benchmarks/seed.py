@@ -17,7 +17,7 @@ Events as cxbot writes them: `filed` for every item, `reassigned` for grey areas
 their `vote` events) on a third of the ideas. All routes use the default stale policy, so the
 expected stale set is known exactly.
 
-Loaded after `bot.runtime.migrate(engine)` into the migrated tables: SQLite with executemany in
+Loaded after `storage.schema.migrate(engine)` into the migrated tables: SQLite with executemany in
 one transaction, PostgreSQL with COPY (psycopg), then ANALYZE on PostgreSQL (as autovacuum would
 have done on a table that grew over a year).
 """
@@ -35,8 +35,8 @@ from typing import Any
 import psycopg
 
 from benchmarks.common import libpq_url, log
-from bot.runtime import migrate
 from storage.db import make_engine
+from storage.schema import migrate
 
 AT = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)  # a Wednesday, 10:00 UTC: everyone's working hours
 SPAN = timedelta(days=365)

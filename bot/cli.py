@@ -20,17 +20,17 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import jobs
+from bot.app import Runtime, build_runtime
 from bot.clock import system_clock
 from bot.errors import first_line
-from bot.routes_file import RoutesFileError
-from bot.runtime import Runtime, build_runtime, import_routes_file, migrate
-from bot.scheduler import start_scheduler
+from bot.jobs import schedule
+from bot.jobs.schedule import start_scheduler
+from bot.routing.routes_file import RoutesFileError, import_routes_file
 from bot.settings import Settings, SettingsError, load_settings
 from storage import outbox as queue
 from storage import routes as route_queries
 from storage.db import make_engine, make_session_factory, transaction
-from storage.schema import SchemaError, schema_state
+from storage.schema import SchemaError, migrate, schema_state
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -154,7 +154,7 @@ def _jobs_run(args: argparse.Namespace) -> int:
     runtime = build_runtime(_settings(need_slack=True))
     try:
         if args.job == "nag":
-            result = jobs.nag(runtime.deps, at=args.at)
+            result = schedule.sweep(runtime.deps, at=args.at)
             if not result.ran:
                 print(f"The nag sweep for {result.period} already ran; nothing to do.")
             else:
@@ -164,7 +164,7 @@ def _jobs_run(args: argparse.Namespace) -> int:
                     f"{result.waiting_for_working_hours} waiting for working hours."
                 )
         else:
-            ran = jobs.digest(runtime.deps, at=args.at)
+            ran = schedule.post_digest(runtime.deps, at=args.at)
             print("Digest queued." if ran else "The digest for that moment already ran; nothing to do.")
         delivered = runtime.dispatcher.drain()
         print(f"Delivered {delivered} message{'s' if delivered != 1 else ''} to Slack.")

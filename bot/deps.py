@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.permissions import MembersOf
-from bot.routing import Triage
+from bot.items.permissions import MembersOf
+from bot.routing.rules import Triage
 from bot.settings import Settings
 
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import ArgumentError
 
-from bot import slack_ids
+from bot.slack import ids as slack_ids
 from storage.db import normalise_url
 
 DEFAULT_DATABASE_URL = "sqlite:///cxbot.db"

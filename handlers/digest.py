@@ -8,7 +8,7 @@ from slack_bolt import Ack, App, Respond
 
 from bot.blocks.digest import digest_reply
 from bot.deps import Deps
-from bot.digest import build_digest
+from bot.jobs.digest import build_digest
 
 COMMAND = "/cx-digest"
 

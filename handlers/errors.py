@@ -7,12 +7,11 @@ import uuid
 from typing import Any
 
 from slack_bolt import App
-from slack_sdk.webhook import WebhookClient
 
-from bot.blocks.replies import simple
 from bot.blocks.text import escape
 from bot.deps import Deps
 from bot.errors import CxError
+from handlers.feedback import tell
 
 log = logging.getLogger("cxbot.errors")
 
@@ -36,20 +35,7 @@ def report(error: Exception, body: dict[str, Any]) -> None:
     typed = body.get("text") if isinstance(body, dict) and body.get("command") else None
     if isinstance(typed, str) and typed.strip():
         text += f"\nHere is what you wrote, so nothing is lost:\n>{escape(typed[:2500])}"
-    _tell_user(body, text)
-
-
-def _tell_user(body: dict[str, Any], text: str) -> None:
-    response_url = body.get("response_url") if isinstance(body, dict) else None
-    if not isinstance(response_url, str) or not response_url:
-        return
-    reply = simple(text)
     try:
-        WebhookClient(response_url, timeout=5).send(
-            text=reply.text,
-            blocks=reply.as_dicts(),
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        tell(body if isinstance(body, dict) else {}, None, text)
     except Exception:
         log.warning("couldn't tell the user about an error", exc_info=True)

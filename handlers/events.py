@@ -7,9 +7,9 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot import loop
 from bot.deps import Deps
-from bot.home import publish_home
+from bot.home.build import build_home
+from bot.items import flows
 
 # The message subtypes that are a person writing: a plain message has none; a reply also sent to
 # the channel is a thread_broadcast, one with a file a file_share, "/me waves" a me_message. The
@@ -31,7 +31,7 @@ def _thread_reply_listener(deps: Deps) -> Any:
             return
         if thread_ts == event.get("ts"):
             return  # a top-level message, not a reply
-        loop.thread_reply(
+        flows.thread_reply(
             deps,
             channel=channel,
             thread_ts=thread_ts,
@@ -48,6 +48,6 @@ def _home_listener(deps: Deps) -> Any:
     def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
         user = event.get("user")
         if event.get("tab", "home") == "home" and isinstance(user, str) and user:
-            publish_home(deps, client, user_id=user)
+            client.views_publish(user_id=user, view=build_home(deps, user_id=user))
 
     return on_home_opened

@@ -17,13 +17,17 @@ from bot.blocks.replies import simple
 log = logging.getLogger(__name__)
 
 
-def tell(body: dict[str, Any], client: WebClient, text: str) -> None:
+def tell(body: dict[str, Any], client: WebClient | None, text: str) -> None:
+    """Tell the person who sent `body`, privately: by its response_url, else (with a client) in a
+    small modal opened with its trigger_id."""
     response_url = body.get("response_url")
     if isinstance(response_url, str) and response_url:
         reply = simple(text)
         WebhookClient(response_url, timeout=5).send(
             text=reply.text, blocks=reply.as_dicts(), response_type="ephemeral", replace_original=False
         )
+        return
+    if client is None:
         return
     trigger_id = body.get("trigger_id")
     if isinstance(trigger_id, str) and trigger_id:

@@ -11,7 +11,6 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
-from bot import lifecycle, loop
 from bot.blocks.dialogs import (
     actioned_modal,
     decline_modal,
@@ -24,16 +23,15 @@ from bot.blocks.dialogs import (
 from bot.blocks.ids import Callback, CreditAction, Field, ItemAction, MoreOption
 from bot.deps import Deps
 from bot.errors import CxError
-from bot.home import publish_home
-from bot.lifecycle import Change
-from bot.permissions import Actor
+from bot.home.build import build_home
+from bot.items import flows, lifecycle
+from bot.items.lifecycle import Change
+from bot.items.permissions import Actor
 from handlers.feedback import from_app_home, tell, user_of
 from storage import routes as route_queries
 from storage.models import Item
 
 log = logging.getLogger(__name__)
-
-Apply = Callable[[Session, Item, Actor], Change | None]
 
 
 def register(app: App, deps: Deps) -> None:
@@ -63,24 +61,24 @@ def _item_id(action: dict[str, Any]) -> int:
     return number
 
 
-def _acknowledge(deps: Deps) -> Apply:
+def _acknowledge(deps: Deps) -> flows.Apply:
     now = deps.clock()
     return lambda session, item, who: lifecycle.acknowledge(
         session=session, item=item, actor=who, now=now, via="button"
     )
 
 
-def _reopen(deps: Deps) -> Apply:
+def _reopen(deps: Deps) -> flows.Apply:
     now = deps.clock()
     return lambda session, item, who: lifecycle.reopen(session=session, item=item, actor=who, now=now)
 
 
-def _snooze(deps: Deps) -> Apply:
+def _snooze(deps: Deps) -> flows.Apply:
     now = deps.clock()
     return lambda session, item, who: lifecycle.snooze(session=session, item=item, actor=who, now=now)
 
 
-def _withdraw(deps: Deps) -> Apply:
+def _withdraw(deps: Deps) -> flows.Apply:
     now = deps.clock()
     return lambda session, item, who: lifecycle.withdraw(session=session, item=item, actor=who, now=now)
 
@@ -89,16 +87,17 @@ def _after(
     deps: Deps, body: dict[str, Any], client: WebClient, change: Change | None, *, quiet: bool
 ) -> None:
     if from_app_home(body):
-        publish_home(deps, client, user_id=user_of(body))
+        user = user_of(body)
+        client.views_publish(user_id=user, view=build_home(deps, user_id=user))
     elif change is not None and not quiet:
         tell(body, client, change.summary)
 
 
-def _change_button(deps: Deps, make: Callable[[Deps], Apply], *, always_tell: bool = False) -> Any:
+def _change_button(deps: Deps, make: Callable[[Deps], flows.Apply], *, always_tell: bool = False) -> Any:
     def on_click(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         try:
-            change = loop.change_item(
+            change = flows.change_item(
                 deps, item_id=_item_id(action), user_id=user_of(body), key=None, apply=make(deps)
             )
         except CxError as error:
@@ -115,7 +114,7 @@ def _vote_button(deps: Deps) -> Any:
     def on_vote(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         try:
-            change = loop.vote(deps, item_id=_item_id(action), user_id=user_of(body))
+            change = flows.vote(deps, item_id=_item_id(action), user_id=user_of(body))
         except CxError as error:
             tell(body, client, error.user_message)
             return
@@ -145,7 +144,7 @@ def _dialog_button(deps: Deps, doing: str, view_for: Callable[[Deps, Item], Any]
 
 def _open_item_to_manage(deps: Deps, *, item_id: int, user_id: str, doing: str) -> Item:
     """The item, if `user_id` may manage it and it is still open: checked before a form opens."""
-    item = loop.check_manager(deps, item_id=item_id, user_id=user_id, doing=doing)
+    item = flows.check_manager(deps, item_id=item_id, user_id=user_id, doing=doing)
     if item.status not in lifecycle.OPEN:
         raise CxError(f"#{item.id} is {item.status.value}; reopen it first.")
     return item
@@ -159,7 +158,7 @@ def _more_menu(deps: Deps) -> Any:
         try:
             item_id = _item_id(action)
             if choice == MoreOption.WITHDRAW:
-                change = loop.change_item(
+                change = flows.change_item(
                     deps, item_id=item_id, user_id=user_of(body), key=None, apply=_withdraw(deps)
                 )
                 _after(deps, body, client, change, quiet=False)
@@ -186,7 +185,7 @@ def _credit_button(deps: Deps, *, credit_me: bool) -> Any:
             )
 
         try:
-            change = loop.change_item(
+            change = flows.change_item(
                 deps, item_id=_item_id(action), user_id=user_of(body), key=None, apply=apply
             )
         except CxError as error:
@@ -199,10 +198,10 @@ def _credit_button(deps: Deps, *, credit_me: bool) -> Any:
 
 
 # Modal submissions: each reader returns (field to flag, apply) or raises CxError for the form.
-Reader = Callable[[Deps, dict[str, Any]], tuple[Field, Apply]]
+Reader = Callable[[Deps, dict[str, Any]], tuple[Field, flows.Apply]]
 
 
-def _read_actioned(deps: Deps, values: dict[str, Any]) -> tuple[Field, Apply]:
+def _read_actioned(deps: Deps, values: dict[str, Any]) -> tuple[Field, flows.Apply]:
     what = typed_text(values, Field.WHAT_WAS_DONE)
     led = selected(values, Field.LED_TO_ACTION) != "no"
     now = deps.clock()
@@ -211,7 +210,7 @@ def _read_actioned(deps: Deps, values: dict[str, Any]) -> tuple[Field, Apply]:
     )
 
 
-def _read_decline(deps: Deps, values: dict[str, Any]) -> tuple[Field, Apply]:
+def _read_decline(deps: Deps, values: dict[str, Any]) -> tuple[Field, flows.Apply]:
     why = typed_text(values, Field.WHY)
     now = deps.clock()
     return Field.WHY, lambda session, item, who: lifecycle.decline(
@@ -219,7 +218,7 @@ def _read_decline(deps: Deps, values: dict[str, Any]) -> tuple[Field, Apply]:
     )
 
 
-def _read_reassign(deps: Deps, values: dict[str, Any]) -> tuple[Field, Apply]:
+def _read_reassign(deps: Deps, values: dict[str, Any]) -> tuple[Field, flows.Apply]:
     area, person = selected(values, Field.NEW_AREA), selected(values, Field.NEW_PERSON)
     if area and person:
         raise _FormError(Field.NEW_PERSON, "Pick an area or a person, not both.")
@@ -229,7 +228,7 @@ def _read_reassign(deps: Deps, values: dict[str, Any]) -> tuple[Field, Apply]:
     )
 
 
-def _read_duplicate(deps: Deps, values: dict[str, Any]) -> tuple[Field, Apply]:
+def _read_duplicate(deps: Deps, values: dict[str, Any]) -> tuple[Field, flows.Apply]:
     original = item_number(typed_text(values, Field.ORIGINAL))
     if original is None:
         raise _FormError(Field.ORIGINAL, "Give the other item's number, like 12 or #12.")
@@ -258,7 +257,7 @@ def _submission(deps: Deps, read: Reader) -> Any:
             ack(response_action="errors", errors={error.field: error.user_message})
             return
         try:
-            loop.change_item(
+            flows.change_item(
                 deps, item_id=item_id, user_id=user_of(body), key=f"view:{view.get('id')}", apply=apply
             )
         except CxError as error:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from storage.models import CreditState, Item, ItemStatus
-
-OPEN = (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED)
+from storage.figures import Recognition
+from storage.models import OPEN_STATUSES, CreditState, Item, ItemStatus
 
 
 def raised_by(*, session: Session, user_id: str, limit: int = 10) -> list[Item]:
@@ -21,7 +19,7 @@ def raised_by(*, session: Session, user_id: str, limit: int = 10) -> list[Item]:
 
 def open_group_owners(*, session: Session) -> list[str]:
     """User groups that own open items (to ask Slack whether someone belongs to them)."""
-    query = select(Item.owner).where(Item.status.in_(OPEN), Item.owner.like("S%")).distinct()
+    query = select(Item.owner).where(Item.status.in_(OPEN_STATUSES), Item.owner.like("S%")).distinct()
     return list(session.scalars(query))
 
 
@@ -35,14 +33,10 @@ def waiting_on(
         mine.append(Item.owner.in_(list(groups)))
     if is_admin:
         mine.append(Item.grey_area.is_(True))
-    query = select(Item).where(Item.status.in_(OPEN), or_(*mine)).order_by(Item.created_at).limit(limit)
+    query = (
+        select(Item).where(Item.status.in_(OPEN_STATUSES), or_(*mine)).order_by(Item.created_at).limit(limit)
+    )
     return list(session.scalars(query))
-
-
-@dataclass(frozen=True)
-class Recognition:
-    user_id: str
-    alarms: int
 
 
 def recognition_board(

@@ -4,9 +4,8 @@ the database, never by looping over rows in Python."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -22,29 +21,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from storage.models import Event, Item, ItemKind, ItemStatus, Severity, Vote
-
-OPEN = (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED)
+from storage.figures import Flow, Speed
+from storage.items import OpenItem
+from storage.models import OPEN_STATUSES, Event, Item, ItemKind, ItemStatus, Vote
 
 PERCENTILES = (0.5, 0.9)
-
-
-@dataclass(frozen=True)
-class Flow:
-    """How many items of a kind were raised, acknowledged, actioned and declined in a window."""
-
-    raised: int = 0
-    acknowledged: int = 0
-    actioned: int = 0
-    declined: int = 0
-
-
-@dataclass(frozen=True)
-class Speed:
-    """Nearest-rank median and 90th percentile; None when nothing happened."""
-
-    median: timedelta | None
-    p90: timedelta | None
 
 
 def _seconds_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[float]:
@@ -144,7 +125,9 @@ def grey_areas(*, session: Session, start: datetime, end: datetime) -> tuple[int
             Event.data["from_grey_area"].as_boolean(),
         )
     )
-    unowned = session.scalar(select(func.count()).where(Item.grey_area.is_(True), Item.status.in_(OPEN)))
+    unowned = session.scalar(
+        select(func.count()).where(Item.grey_area.is_(True), Item.status.in_(OPEN_STATUSES))
+    )
     return int(came_in or 0), int(resolved or 0), int(unowned or 0)
 
 
@@ -205,27 +188,13 @@ def top_ideas(*, session: Session, limit: int = 5) -> list[tuple[Item, int]]:
     return [(items[item_id], count) for item_id, count in counts]
 
 
-class OpenItem(NamedTuple):
-    """The columns of an open item that bot.sla reads to tell whether it is past its SLA."""
-
-    id: int
-    kind: ItemKind
-    status: ItemStatus
-    severity: Severity | None
-    route_id: int | None
-    created_at: datetime
-    acknowledged_at: datetime | None
-    last_nagged_at: datetime | None
-    snoozed_until: datetime | None
-
-
-def open_items(*, session: Session, now: datetime) -> list[OpenItem]:
+def open_items_by_age(*, session: Session, now: datetime) -> list[OpenItem]:
     """Every open item, snoozed or not: just the columns, not whole items (there can be tens of
     thousands). Unsnoozed ones first, then those snoozed at `now`, each part oldest first."""
     snoozed = case((Item.snoozed_until > now, 1), else_=0)
     query = (
         select(*(getattr(Item, name) for name in OpenItem._fields))
-        .where(Item.status.in_(OPEN))
+        .where(Item.status.in_(OPEN_STATUSES))
         .order_by(snoozed, Item.created_at, Item.id)
     )
     return [OpenItem._make(row) for row in session.execute(query)]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from storage.models import Base, Event, Item, ItemStatus
+from storage.models import OPEN_STATUSES, Base, Event, Item, ItemKind, ItemStatus, Severity
 
 
 def insert_item(*, session: Session, row: dict[str, Any]) -> int | None:
@@ -30,10 +30,16 @@ def number_by_intake_key(*, session: Session, intake_key: str) -> int | None:
     return number
 
 
-def insert_events(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Append events in one statement (rows of column values, all with the same keys)."""
-    if rows:
-        session.connection().execute(insert(_table(Event)), list(rows))
+def add_events(
+    *, session: Session, events: Sequence[tuple[int, str, dict[str, Any]]], actor: str, at: datetime
+) -> None:
+    """Append (item_id, kind, data) events by one actor in one statement; ids follow this order."""
+    if events:
+        rows = [
+            {"item_id": item_id, "kind": kind, "actor": actor, "at": at, "data": data}
+            for item_id, kind, data in events
+        ]
+        session.connection().execute(insert(_table(Event)), rows)
 
 
 def _table(model: type[Base]) -> Table:
@@ -70,6 +76,25 @@ def item_for_update(*, session: Session, item_id: int) -> Item | None:
     return session.scalar(query)
 
 
+class OpenItem(NamedTuple):
+    """The columns of an open item that staleness depends on (bot.items.sla), and that the nag
+    sweep and the digest read instead of whole items: there can be tens of thousands."""
+
+    id: int
+    kind: ItemKind
+    status: ItemStatus
+    severity: Severity | None
+    route_id: int | None
+    grey_area: bool
+    owner: str
+    created_at: datetime
+    acknowledged_at: datetime | None
+    nag_count: int
+    last_nagged_at: datetime | None
+    escalated_at: datetime | None
+    snoozed_until: datetime | None
+
+
 def item_by_card(*, session: Session, channel: str, card_ts: str) -> Item | None:
     return session.scalar(select(Item).where(Item.channel == channel, Item.card_ts == card_ts))
 
@@ -82,10 +107,9 @@ def last_event_at(*, session: Session, item_id: int, actor: str, kinds: tuple[st
     )
 
 
-def open_items(*, session: Session, item_ids: list[int]) -> list[Item]:
+def open_items_among(*, session: Session, item_ids: list[int]) -> list[Item]:
+    """Those of these items still open, oldest first."""
     query = (
-        select(Item)
-        .where(Item.id.in_(item_ids), Item.status.in_((ItemStatus.NEW, ItemStatus.ACKNOWLEDGED)))
-        .order_by(Item.created_at)
+        select(Item).where(Item.id.in_(item_ids), Item.status.in_(OPEN_STATUSES)).order_by(Item.created_at)
     )
     return list(session.scalars(query))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from storage.items import insert_events
+from storage.items import OpenItem
 from storage.models import (
     Item,
     ItemKind,
@@ -81,24 +81,6 @@ def snoozed(*, session: Session, now: datetime) -> list[Item]:
     return list(session.scalars(query))
 
 
-class NagCandidate(NamedTuple):
-    """The columns of an open item that the nag sweep reads (see bot.sla.due_for_nag)."""
-
-    id: int
-    kind: ItemKind
-    status: ItemStatus
-    severity: Severity | None
-    route_id: int | None
-    grey_area: bool
-    owner: str
-    created_at: datetime
-    acknowledged_at: datetime | None
-    nag_count: int
-    last_nagged_at: datetime | None
-    escalated_at: datetime | None
-    snoozed_until: datetime | None
-
-
 def nag_candidates(
     *,
     session: Session,
@@ -109,10 +91,10 @@ def nag_candidates(
     idea: timedelta,
     acknowledged: timedelta,
     among: Sequence[int] | None = None,
-) -> list[NagCandidate]:
+) -> list[OpenItem]:
     """Open, unsnoozed items that may be due for a nag at `now`, oldest first, given the shortest
-    staleness period of each kind across every policy in force (bot.sla.shortest). Only a filter
-    in front of bot.sla.due_for_nag, which decides: it mirrors bot.sla.stale_period and
+    staleness period of each kind across every policy in force (bot.items.sla.shortest). Only a filter
+    in front of bot.items.sla.due_for_nag, which decides: it mirrors bot.items.sla.stale_period and
     waiting_since, and leaves out only items that are not yet stale, or were nagged within the
     period, under even the shortest periods. `among`: look only at these items (to check again
     that what an earlier read found is still due)."""
@@ -124,7 +106,7 @@ def nag_candidates(
     new, alarm_kind = Item.status == ItemStatus.NEW, Item.kind != ItemKind.IDEA
     created = Item.created_at
     query = (
-        select(*(getattr(Item, name) for name in NagCandidate._fields))
+        select(*(getattr(Item, name) for name in OpenItem._fields))
         .where(
             or_(
                 and_(
@@ -149,29 +131,14 @@ def nag_candidates(
         .order_by(Item.created_at, Item.id)
     )
     if among is None:
-        return [NagCandidate._make(row) for row in session.execute(query)]
+        return [OpenItem._make(row) for row in session.execute(query)]
     ids = sorted(set(among))
     found = [
-        NagCandidate._make(row)
+        OpenItem._make(row)
         for start in range(0, len(ids), _IN_CHUNK)
         for row in session.execute(query.where(Item.id.in_(ids[start : start + _IN_CHUNK])))
     ]
     return sorted(found, key=lambda candidate: (candidate.created_at, candidate.id))
-
-
-def add_events(
-    *, session: Session, events: Sequence[tuple[int, str, dict[str, Any]]], actor: str, at: datetime
-) -> None:
-    """Append (item_id, kind, data) events in one statement; ids follow this order."""
-    if not events:
-        return
-    insert_events(
-        session=session,
-        rows=[
-            {"item_id": item_id, "kind": kind, "actor": actor, "at": at, "data": data}
-            for item_id, kind, data in events
-        ],
-    )
 
 
 def mark_nagged(*, session: Session, counts: dict[int, int], at: datetime) -> None:

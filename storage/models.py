@@ -99,6 +99,10 @@ class ItemStatus(enum.StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+# An item someone still has to act on.
+OPEN_STATUSES = (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED)
+
+
 class Severity(enum.StrEnum):
     LOW = "low"
     MEDIUM = "medium"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import ResolutionError
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, text
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _POSTGRES_MIGRATION_LOCK = 0x43584D4947  # "CXMIG": one migrator at a time across replicas
@@ -72,3 +75,10 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         if not before.up_to_date:
             command.upgrade(_config(connection), "head")
         return before.current, before.head
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema up to date, saying so in the log if it changed anything."""
+    before, after = upgrade(engine)
+    if before != after:
+        log.info("database schema migrated from %s to %s", before or "empty", after)

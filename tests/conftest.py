@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.runtime import build_runtime, migrate
+from bot.app import build_runtime
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory
+from storage.schema import migrate
 from tests.fake_slack import FakeSlack
 from tests.support import (
     ADMINS,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.runtime import Runtime
+from bot.app import Runtime
 from bot.server import EVENTS_PATH, make_http_server
 from tests import envelopes
 from tests.signing import SIGNING_SECRET, signature

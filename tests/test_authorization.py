@@ -21,10 +21,10 @@ from slack_bolt import App
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import lifecycle, loop
 from bot.blocks.ids import Callback, CreditAction, ItemAction, MoreOption
 from bot.deps import Deps
-from bot.permissions import Actor
+from bot.items import flows, lifecycle
+from bot.items.permissions import Actor
 from handlers import register_all
 from storage.models import CreditState, Event, Item, ItemKind, ItemStatus, OutboxMessage, Vote
 from tests import envelopes
@@ -255,7 +255,7 @@ class World:
                 led_to_action=led_to_action,
             )
 
-        loop.change_item(deps, item_id=item_id, user_id=ADMIN, key=None, apply=apply)
+        flows.change_item(deps, item_id=item_id, user_id=ADMIN, key=None, apply=apply)
 
     # Sending ----------------------------------------------------------------------------------------
     def click(self, case: Case, action_id: str, option: str | None = None) -> HttpAnswer:

@@ -152,9 +152,9 @@ def test_dotenv_in_the_working_directory_is_loaded(
 
 
 def test_outbox_status_and_retry(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.runtime import migrate as migrate_schema
     from storage import outbox as queue
     from storage.db import make_session_factory, transaction
+    from storage.schema import migrate as migrate_schema
     from tests.support import FakeClock
 
     clock = FakeClock()

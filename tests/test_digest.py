@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage import digest as numbers
 from storage.db import transaction
+from storage.figures import Speed
 from storage.models import Base, Event, Item, ItemKind, ItemStatus, JourneyStage, Vote
 
 START = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)
@@ -54,7 +55,7 @@ def add_event(session: Session, item: Item, kind: str, at: datetime) -> None:
     session.add(Event(item_id=item.id, kind=kind, actor="U0OWNER", at=at, data={}))
 
 
-def speed(db: sessionmaker[Session], kind: str, start: datetime, end: datetime) -> numbers.Speed:
+def speed(db: sessionmaker[Session], kind: str, start: datetime, end: datetime) -> Speed:
     with db() as session:
         return numbers.speed(session=session, event_kind=kind, start=start, end=end)
 
@@ -79,15 +80,15 @@ def test_speed_counts_an_item_only_in_the_window_of_its_first_event(
         add_event(session, other, "actioned", START + HOUR)  # another kind of event
     this_week = speed(session_factory, "acknowledged", START, END)
     # 3 h, 10 h, 24 h: the median is rank 2 (>= 1.5), the 90th percentile rank 3 (>= 2.7).
-    assert this_week == numbers.Speed(median=10 * HOUR, p90=24 * HOUR)
-    assert speed(session_factory, "acknowledged", START - timedelta(days=7), START) == numbers.Speed(
+    assert this_week == Speed(median=10 * HOUR, p90=24 * HOUR)
+    assert speed(session_factory, "acknowledged", START - timedelta(days=7), START) == Speed(
         median=47 * HOUR, p90=47 * HOUR
     )
-    assert speed(session_factory, "acknowledged", END, END + timedelta(days=7)) == numbers.Speed(
+    assert speed(session_factory, "acknowledged", END, END + timedelta(days=7)) == Speed(
         median=7 * 24 * HOUR, p90=7 * 24 * HOUR
     )
-    assert speed(session_factory, "actioned", START, END) == numbers.Speed(median=HOUR, p90=HOUR)
-    assert speed(session_factory, "declined", START, END) == numbers.Speed(median=None, p90=None)
+    assert speed(session_factory, "actioned", START, END) == Speed(median=HOUR, p90=HOUR)
+    assert speed(session_factory, "declined", START, END) == Speed(median=None, p90=None)
 
 
 def nearest_rank(values: list[timedelta], fraction: float) -> timedelta:
@@ -99,7 +100,7 @@ def nearest_rank(values: list[timedelta], fraction: float) -> timedelta:
 
 def test_speed_percentiles_are_nearest_rank_for_every_count(session_factory: sessionmaker[Session]) -> None:
     counts = (1, 2, 3, 4, 5, 9, 10, 11, 20, 21, 70)
-    expected: list[numbers.Speed] = []
+    expected: list[Speed] = []
     with transaction(session_factory) as session:
         for window, n in enumerate(counts):
             start = START + timedelta(days=30 * window)
@@ -109,7 +110,7 @@ def test_speed_percentiles_are_nearest_rank_for_every_count(session_factory: ses
                 item = add_item(session, start)
                 add_event(session, item, "acknowledged", start + timedelta(minutes=value))
             durations = [timedelta(minutes=value) for value in minutes]
-            expected.append(numbers.Speed(nearest_rank(durations, 0.5), nearest_rank(durations, 0.9)))
+            expected.append(Speed(nearest_rank(durations, 0.5), nearest_rank(durations, 0.9)))
     for window, want in enumerate(expected):
         start = START + timedelta(days=30 * window)
         assert speed(session_factory, "acknowledged", start, start + timedelta(days=7)) == want, counts[

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.outbox_kinds import OutboxKind
+from bot.outbox.kinds import OutboxKind
 from storage.db import make_engine, make_session_factory
 from storage.models import Item, OutboxMessage, OutboxStatus
 from tests.conftest import REQUIRE_POSTGRES

@@ -10,17 +10,17 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import lifecycle
 from bot.capture.filing import file_item
 from bot.capture.submission import Submission
-from bot.digest import build_digest, run_digest
-from bot.nag import run_nag_sweep
-from bot.permissions import Actor
-from bot.routes_file import parse_routes
-from bot.routing import Triage
+from bot.items import lifecycle
+from bot.items.permissions import Actor
+from bot.jobs.digest import build_digest, run_digest
+from bot.jobs.nag import run_nag_sweep
+from bot.routing.routes_file import parse_routes
+from bot.routing.rules import Triage
 from storage import routes as route_queries
 from storage.db import transaction
-from storage.digest import Flow
+from storage.figures import Flow
 from storage.models import Event, Item, ItemKind, JourneyStage, OutboxMessage, Severity
 from storage.votes import add_vote
 
@@ -343,14 +343,14 @@ def test_a_digest_that_fails_after_its_claim_runs_again_and_is_queued_once(
 ) -> None:
     """The claim commits with the work: a failure in between (here, building the digest) leaves
     the period unclaimed, so the next run (the scheduler's catch-up, or `cxbot jobs run`) does it."""
-    import bot.digest
+    import bot.jobs.digest
 
-    build = bot.digest.build_digest
-    monkeypatch.setattr(bot.digest, "build_digest", _gone)
+    build = bot.jobs.digest.build_digest
+    monkeypatch.setattr(bot.jobs.digest, "build_digest", _gone)
     with pytest.raises(OSError, match="gone"):
         run_digest(week, at=END, now=END, channel="C0DIGEST", zone="Europe/London")
     assert kinds(week, "post_digest") == []
-    monkeypatch.setattr(bot.digest, "build_digest", build)
+    monkeypatch.setattr(bot.jobs.digest, "build_digest", build)
     assert run_digest(week, at=END, now=END, channel="C0DIGEST", zone="Europe/London")
     assert not run_digest(week, at=END, now=END, channel="C0DIGEST", zone="Europe/London")
     assert len(kinds(week, "post_digest")) == 1
@@ -359,15 +359,15 @@ def test_a_digest_that_fails_after_its_claim_runs_again_and_is_queued_once(
 def test_a_sweep_that_fails_after_its_claim_runs_again(
     db: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.nag
+    import bot.jobs.nag
 
     file(db, "refund problem", MONDAY)
     at = MONDAY + timedelta(hours=24)
-    sweep_items = bot.nag._sweep
-    monkeypatch.setattr(bot.nag, "_sweep", _gone)
+    sweep_items = bot.jobs.nag._sweep
+    monkeypatch.setattr(bot.jobs.nag, "_sweep", _gone)
     with pytest.raises(OSError, match="gone"):
         sweep(db, at)
-    monkeypatch.setattr(bot.nag, "_sweep", sweep_items)
+    monkeypatch.setattr(bot.jobs.nag, "_sweep", sweep_items)
     assert sweep(db, at).ran
     assert not sweep(db, at).ran
     assert len(nag_dms(db)) == 1

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from bot import jobs
 from bot.capture.filing import file_item
 from bot.capture.submission import Submission
-from bot.routing import Triage
-from bot.runtime import import_routes_file, migrate
-from bot.scheduler import catch_up, digest_trigger, last_fire_time, make_scheduler
+from bot.jobs import schedule
+from bot.jobs.schedule import catch_up, digest_trigger, last_fire_time, make_scheduler
+from bot.routing.routes_file import import_routes_file
+from bot.routing.rules import Triage
 from bot.settings import Settings
 from storage import jobs as job_queries
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import ItemKind
+from storage.schema import migrate
 from tests.fake_slack import FakeSlack
 from tests.support import BotUnderTest, FakeClock, block_action
 
@@ -48,7 +49,7 @@ def test_one_dm_per_owner_listing_every_stale_item(
     fake_slack.set_user(OWNER, tz="Europe/London")
     file_alarms(bot, "refund one", "refund two", "invoice three")
     clock.advance(hours=24)
-    result = jobs.nag(bot.runtime.deps)
+    result = schedule.sweep(bot.runtime.deps)
     bot.runtime.dispatcher.drain()
     assert (result.nagged_items, result.dms) == (3, 1)
     [dm] = nags(fake_slack, OWNER)
@@ -57,9 +58,9 @@ def test_one_dm_per_owner_listing_every_stale_item(
     assert "24 h" in shown and "Snooze 1 day" in shown and "item_acknowledge" in shown
     assert [c.args["user"] for c in fake_slack.calls_to("users.info")] == [OWNER]
 
-    jobs.nag(bot.runtime.deps)  # the same period
+    schedule.sweep(bot.runtime.deps)  # the same period
     clock.advance(minutes=15)
-    jobs.nag(bot.runtime.deps)  # a new period, but nagged less than 24 h ago
+    schedule.sweep(bot.runtime.deps)  # a new period, but nagged less than 24 h ago
     bot.runtime.dispatcher.drain()
     assert len(nags(fake_slack, OWNER)) == 1
     assert len(fake_slack.calls_to("users.info")) == 1  # the time zone is cached
@@ -71,9 +72,9 @@ def test_owner_in_another_time_zone_is_nagged_in_their_hours(
     fake_slack.set_user(OWNER, tz="America/Los_Angeles")
     file_alarms(bot, "refund one")
     clock.advance(hours=24)  # Tuesday 10:00 UTC is 02:00 in Los Angeles
-    assert jobs.nag(bot.runtime.deps).waiting_for_working_hours == 1
+    assert schedule.sweep(bot.runtime.deps).waiting_for_working_hours == 1
     clock.advance(hours=7)  # 17:00 UTC is 09:00 there
-    assert jobs.nag(bot.runtime.deps).nagged_items == 1
+    assert schedule.sweep(bot.runtime.deps).nagged_items == 1
     bot.runtime.dispatcher.drain()
     assert len(nags(fake_slack, OWNER)) == 1
 
@@ -85,11 +86,11 @@ def test_snooze_from_the_nag_and_escalation_after_three(
     file_alarms(bot, "refund one")
     for _ in range(3):
         clock.advance(hours=24)
-        jobs.nag(bot.runtime.deps)
+        schedule.sweep(bot.runtime.deps)
     bot.runtime.dispatcher.drain()
     assert len(nags(fake_slack, OWNER)) == 3
     clock.advance(hours=24)  # Friday: a 4th due sweep escalates
-    assert jobs.nag(bot.runtime.deps).escalated == 1
+    assert schedule.sweep(bot.runtime.deps).escalated == 1
     bot.runtime.dispatcher.drain()
     [escalation] = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "D0CFO"]
     assert "hasn't answered 3 reminders" in escalation.all_text()
@@ -117,8 +118,8 @@ def test_digest_posts_to_its_channel_and_admins_can_preview(
 ) -> None:
     file_alarms(bot, "refund one")
     clock.advance(hours=1)
-    assert jobs.digest(bot.runtime.deps)
-    assert not jobs.digest(bot.runtime.deps)
+    assert schedule.post_digest(bot.runtime.deps)
+    assert not schedule.post_digest(bot.runtime.deps)
     bot.runtime.dispatcher.drain()
     [posted] = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0DIGEST"]
     assert "Weekly CX digest" in posted.all_text() and "1 raised" in posted.all_text()
@@ -138,7 +139,7 @@ def test_a_missed_digest_runs_once_after_downtime(
     assert not catch_up(deps)  # a fresh install waits for its first scheduled time
     last_monday = last_fire_time(digest_trigger(deps), clock())
     assert last_monday is not None
-    jobs.digest(deps, at=last_monday - timedelta(days=7))  # the week before: it did run then
+    schedule.post_digest(deps, at=last_monday - timedelta(days=7))  # the week before: it did run then
     clock.advance(days=14)  # down for two Mondays
     assert catch_up(deps)
     assert not catch_up(deps)
@@ -213,7 +214,7 @@ def test_cxbot_jobs_run_with_at(
 
 
 def test_cxbot_run_schedules_both_jobs_on_round_times(bot: BotUnderTest) -> None:
-    from bot.scheduler import start_scheduler
+    from bot.jobs.schedule import start_scheduler
 
     scheduler = start_scheduler(bot.runtime.deps)
     try:

@@ -1,5 +1,5 @@
 """The nag sweep's bulk reads and writes, on SQLite and PostgreSQL: the SQL filter in front of
-bot.sla.due_for_nag never leaves out a due item (and with one policy picks exactly the due ones),
+bot.items.sla.due_for_nag never leaves out a due item (and with one policy picks exactly the due ones),
 and one sweep writes the same rows, in the same order, as nagging item by item would."""
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.nag import policies_by_route, policy_for, run_nag_sweep
-from bot.sla import DEFAULT_POLICY, due_for_nag, shortest, stale_period
+from bot.items.sla import DEFAULT_POLICY, due_for_nag, shortest, stale_period
+from bot.jobs.nag import policies_by_route, policy_for, run_nag_sweep
 from storage import jobs
 from storage.db import transaction
+from storage.items import OpenItem
 from storage.models import Event, Item, ItemKind, ItemStatus, OutboxMessage, Route, Severity
 
 AT = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)  # a Wednesday, 10:00 in London and in UTC
@@ -144,7 +145,7 @@ def due_item_by_item(session: Session, at: datetime) -> list[int]:
     ]
 
 
-def candidates(session: Session, at: datetime) -> list[jobs.NagCandidate]:
+def candidates(session: Session, at: datetime) -> list[OpenItem]:
     floor = shortest(policies_by_route(jobs.routes_by_id(session=session)).values())
     return jobs.nag_candidates(
         session=session,
@@ -178,7 +179,7 @@ def test_the_sql_filter_keeps_every_due_item(
         for candidate in found:
             if candidate.id in orm:
                 item = orm[candidate.id]
-                assert candidate == jobs.NagCandidate(*(getattr(item, name) for name in candidate._fields))
+                assert candidate == OpenItem(*(getattr(item, name) for name in candidate._fields))
                 assert stale_period(candidate, DEFAULT_POLICY) == stale_period(item, DEFAULT_POLICY)
 
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import lifecycle
-from bot.permissions import Actor, NotAllowed
-from bot.routing import Triage
+from bot.items import lifecycle
+from bot.items.permissions import Actor, NotAllowed
+from bot.routing.rules import Triage
 from storage.db import transaction
 from storage.models import Event, Item, ItemKind, ItemStatus, OutboxMessage, Route
 from tests.support import FakeClock

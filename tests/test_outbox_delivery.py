@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from bot.delivery import DELIVERIES
-from bot.dispatcher import LEASE
+from bot.outbox.deliveries import DELIVERIES
+from bot.outbox.dispatcher import LEASE
 from storage import outbox as queue
 from storage.db import transaction
 from storage.models import Item, OutboxMessage, OutboxStatus

@@ -20,10 +20,11 @@ import pytest
 
 from bot.capture.filing import file_item
 from bot.capture.submission import Submission
-from bot.routing import Triage
-from bot.runtime import import_routes_file, migrate
+from bot.routing.routes_file import import_routes_file
+from bot.routing.rules import Triage
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import ItemKind
+from storage.schema import migrate
 from tests import envelopes
 from tests.fake_slack import FakeSlack
 from tests.process import BotProcess

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.routes_file import RoutesFileError, load_routes_file, parse_routes
+from bot.routing.routes_file import RoutesFileError, load_routes_file, parse_routes
 
 GOOD = """
 # comment

@@ -2,7 +2,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.routing import RoutedBy, choose_route, matching_keywords
+from bot.routing.rules import RoutedBy, choose_route, matching_keywords
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot import jobs
 from bot.blocks.card import card_text
 from bot.blocks.text import SECTION_TEXT_LIMIT, escape, preview, shown
+from bot.jobs import schedule
 from storage.models import Item, Vote
 from tests.fake_slack import FakeSlack
 from tests.support import BotUnderTest, block_action, modal_values, view_submission
@@ -211,8 +211,8 @@ def test_an_anonymous_raiser_is_named_only_to_themselves(
     bot.event(thread_reply, event_id="EvReply")
     clock.advance(days=8)
     bot.settle()
-    jobs.nag(bot.runtime.deps)
-    jobs.digest(bot.runtime.deps)
+    schedule.sweep(bot.runtime.deps)
+    schedule.post_digest(bot.runtime.deps)
     bot.command("/cx-digest", "", user=admin, response_url=fake_slack.response_url("preview"))
     for who in (owner, admin):
         bot.event({"type": "app_home_opened", "user": who, "tab": "home"}, event_id=f"EvHome{who}")

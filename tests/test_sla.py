@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.sla import DEFAULT_POLICY, due_for_nag, in_working_hours, is_stale, parse_duration, stale_period
+from bot.items.sla import (
+    DEFAULT_POLICY,
+    due_for_nag,
+    in_working_hours,
+    is_stale,
+    parse_duration,
+    stale_period,
+)
 from storage.models import Item, ItemKind, ItemStatus, Severity
 
 T0 = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)

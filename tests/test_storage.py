@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.capture.filing import file_item
 from bot.capture.submission import Submission
-from bot.routes_file import parse_routes
-from bot.routing import Triage
+from bot.routing.routes_file import parse_routes
+from bot.routing.rules import Triage
 from storage import outbox as queue
 from storage import routes as route_queries
 from storage.db import transaction

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -19,11 +18,8 @@ from bot.blocks import labels
 from bot.blocks.nags import age
 from bot.blocks.replies import Reply
 from bot.blocks.text import preview
-from storage.digest import Speed
+from storage.figures import Digest, Speed, Window
 from storage.models import ItemKind, JourneyStage
-
-if TYPE_CHECKING:
-    from bot.digest import Digest, Window
 
 
 def digest_reply(digest: Digest, *, zone: str) -> Reply:

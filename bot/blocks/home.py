@@ -18,7 +18,7 @@ from slack_sdk.models.views import View
 from bot.blocks import labels
 from bot.blocks.card import CardExtras, item_buttons, when
 from bot.blocks.text import preview
-from storage.board import Recognition
+from storage.figures import Recognition
 from storage.models import Item
 
 MAX_BLOCKS = 100

@@ -20,7 +20,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks import labels
 from bot.blocks.ids import Callback, Field
-from bot.routes_file import NOT_SURE
+from bot.routing.rules import NOT_SURE
 from storage.models import ItemKind, JourneyStage, Severity
 
 WHAT_MAX_LENGTH = 3000

@@ -19,7 +19,7 @@ from bot.blocks import labels
 from bot.blocks.ids import ItemAction
 from bot.blocks.replies import Reply
 from bot.blocks.text import preview
-from bot.sla import MAX_SNOOZES, waiting_since
+from bot.items.sla import MAX_SNOOZES, waiting_since
 from storage.models import Item, ItemStatus
 
 MAX_ITEMS_SHOWN = 15

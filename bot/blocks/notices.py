@@ -18,7 +18,7 @@ from bot.blocks import labels
 from bot.blocks.ids import CreditAction
 from bot.blocks.replies import Reply
 from bot.blocks.text import SECTION_TEXT_LIMIT, preview, shown
-from bot.outbox_kinds import RaiserNews
+from bot.outbox.kinds import RaiserNews
 from storage.models import Item, ItemKind
 
 

@@ -25,8 +25,8 @@ from bot.blocks.modal import ModalInput, filing_modal
 from bot.capture.submission import MAX_CUSTOMERS_LENGTH, ModalContext, Submission
 from bot.deps import Deps
 from bot.errors import first_line
-from bot.outbox_kinds import OutboxKind
-from bot.routing import Triage, choose_route
+from bot.outbox.kinds import OutboxKind
+from bot.routing.rules import Triage, choose_route
 from storage import outbox as queue
 from storage import routes as route_queries
 from storage.db import transaction

@@ -12,20 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from slack_bolt import BoltContext, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.workspace import Workspace, installed_workspace
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Workspace:
-    team_id: str | None
-    enterprise_id: str | None
 
 
 def foreign(context: BoltContext, home: Workspace) -> str | None:
@@ -44,22 +38,20 @@ class WorkspaceGuard(Middleware):
         self._home: Workspace | None = None
         self._lock = threading.Lock()
 
-    def home(self, client: WebClient) -> Workspace | None:
+    def home(self, req: BoltRequest) -> Workspace | None:
         """The workspace the token belongs to, from one `auth.test`; None while Slack can't say."""
         with self._lock:
-            if self._home is None:
+            if self._home is None and req.context.client is not None:
                 try:
-                    answer = client.auth_test()
+                    self._home = installed_workspace(req.context.client)
                 except (SlackApiError, OSError) as error:
                     log.warning("couldn't ask Slack which workspace cxbot is installed in: %s", error)
-                    return None
-                self._home = Workspace(answer.get("team_id"), answer.get("enterprise_id"))
             return self._home
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse | None:
-        home = self.home(req.context.client) if req.context.client is not None else None
+        home = self.home(req)
         elsewhere = foreign(req.context, home) if home is not None else None
         if elsewhere is not None:
             log.info(

@@ -21,8 +21,8 @@ from bot.blocks.nags import escalation_message, escalation_note, nag_message
 from bot.blocks.notices import credit_question, kudos, owner_notice, raiser_news
 from bot.blocks.replies import Reply, confirmation
 from bot.clock import Clock, system_clock
-from bot.outbox_kinds import OutboxKind, RaiserNews
-from bot.slack_calls import (
+from bot.outbox.kinds import OutboxKind, RaiserNews
+from bot.outbox.slack_calls import (
     PermanentFailure,
     ResponseUrlGone,
     TransientFailure,
@@ -30,8 +30,8 @@ from bot.slack_calls import (
     look_up,
     post_to_response_url,
 )
-from bot.slack_ids import is_user
-from storage.items import credited_duplicate_raisers, get_item, open_items
+from bot.slack.ids import is_user
+from storage.items import credited_duplicate_raisers, get_item, open_items_among
 from storage.models import Item, OutboxMessage
 from storage.votes import vote_count
 
@@ -172,7 +172,7 @@ def dm_nag(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     """Listed as they are now: items acted on since the sweep are left out, and if none is left,
     nothing is sent."""
     with ctx.session_factory() as session:
-        items = open_items(session=session, item_ids=[int(i) for i in message.payload["items"]])
+        items = open_items_among(session=session, item_ids=[int(i) for i in message.payload["items"]])
     if not items:
         return Delivered(result={"skipped": "nothing left waiting"})
     reply = nag_message(items, now=ctx.clock())

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.delivery import Delivered, Delivery, DeliveryContext
-from bot.slack_calls import PermanentFailure, TransientFailure
+from bot.outbox.deliveries import Delivered, Delivery, DeliveryContext
+from bot.outbox.slack_calls import PermanentFailure, TransientFailure
 from storage import outbox as queue
 from storage.db import transaction
 from storage.models import OutboxMessage

@@ -3,49 +3,25 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.digest import digest_reply
-from bot.nag import policies_by_route
-from bot.outbox_kinds import OutboxKind
-from bot.sla import DEFAULT_POLICY, is_stale, stale_at
+from bot.items.sla import DEFAULT_POLICY, is_stale, stale_at
+from bot.jobs.nag import policies_by_route
+from bot.outbox.kinds import OutboxKind
 from storage import board, jobs
 from storage import digest as numbers
 from storage.db import transaction
-from storage.models import Item, ItemKind
+from storage.figures import Digest, Window
+from storage.models import Item
 from storage.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
 JOB = "digest"
 WEEK = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class Window:
-    flow: dict[ItemKind, numbers.Flow]
-    to_acknowledge: numbers.Speed
-    to_action: numbers.Speed
-
-
-@dataclass(frozen=True)
-class Digest:
-    start: datetime
-    end: datetime
-    this_week: Window
-    last_week: Window
-    past_sla: int
-    oldest_past_sla: list[tuple[Item, datetime]]
-    grey_came_in: int
-    grey_resolved: int
-    grey_unowned: int
-    by_area: list[tuple[str | None, int, int]]
-    by_stage: list[tuple[str | None, int, int]]
-    credited: list[board.Recognition]
-    top_ideas: list[tuple[Item, int]]
 
 
 def _window(session: Session, start: datetime, end: datetime) -> Window:
@@ -60,7 +36,7 @@ def build_digest(session: Session, *, end: datetime) -> Digest:
     start = end - WEEK
     policies = policies_by_route(jobs.routes_by_id(session=session))
     past: list[tuple[int, datetime]] = []
-    for item in numbers.open_items(session=session, now=end):
+    for item in numbers.open_items_by_age(session=session, now=end):
         policy = policies.get(item.route_id, DEFAULT_POLICY)
         due = stale_at(item, policy)
         if due is not None and is_stale(item, policy, end):

@@ -10,11 +10,11 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import lifecycle
 from bot.deps import Deps
 from bot.errors import CxError
-from bot.lifecycle import Change
-from bot.permissions import Actor, require_manager
+from bot.items import lifecycle
+from bot.items.lifecycle import Change
+from bot.items.permissions import Actor, require_manager
 from storage import requests
 from storage.db import transaction
 from storage.items import item_by_card, item_for_update, last_event_at

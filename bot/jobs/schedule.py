@@ -1,6 +1,8 @@
-"""APScheduler inside `cxbot run`: the nag sweep every CX_NAG_INTERVAL_MINUTES, the digest on
-CX_DIGEST_CRON in CX_TIMEZONE. Each run claims its period in the database, so with several
-replicas each period runs once; after downtime a missed digest runs once, at start."""
+"""The scheduled jobs: the nag sweep every CX_NAG_INTERVAL_MINUTES and the digest on CX_DIGEST_CRON
+in CX_TIMEZONE, as plain functions of their dependencies (`sweep`, `post_digest`), which both
+APScheduler inside `cxbot run` and `cxbot jobs run` call. Each run claims its period in the
+database, so with several replicas each period runs once; after downtime a missed digest runs
+once, at start."""
 
 from __future__ import annotations
 
@@ -11,14 +13,45 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot import jobs
 from bot.deps import Deps
-from bot.digest import JOB as DIGEST_JOB
+from bot.jobs.digest import JOB as DIGEST_JOB
+from bot.jobs.digest import run_digest
+from bot.jobs.nag import SweepResult, run_nag_sweep
 from storage.jobs import last_period
 
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday at midnight: sweeps land on round times
+
+
+def sweep(deps: Deps, *, at: datetime | None = None) -> SweepResult:
+    """The nag sweep, as if the time were `at` (default now)."""
+    now = deps.clock()
+    result = run_nag_sweep(
+        deps.session_factory,
+        at=at or now,
+        now=now,
+        interval=timedelta(minutes=deps.settings.nag_interval_minutes),
+        admins=deps.settings.admins,
+        members_of=deps.members_of,
+        zone_of=deps.zone_of,
+    )
+    deps.wake_outbox()
+    return result
+
+
+def post_digest(deps: Deps, *, at: datetime | None = None) -> bool:
+    """The digest for the week ending `at` (default now); whether it ran."""
+    now = deps.clock()
+    ran = run_digest(
+        deps.session_factory,
+        at=at or now,
+        now=now,
+        channel=deps.settings.digest_channel,
+        zone=deps.settings.timezone,
+    )
+    deps.wake_outbox()
+    return ran
 
 
 def digest_trigger(deps: Deps) -> CronTrigger:
@@ -40,14 +73,14 @@ def last_fire_time(
 def scheduled_digest(deps: Deps) -> bool:
     """The digest for the fire time just passed, so every replica names the same period."""
     moment = last_fire_time(digest_trigger(deps), deps.clock())
-    return jobs.digest(deps, at=moment) if moment is not None else False
+    return post_digest(deps, at=moment) if moment is not None else False
 
 
 def make_scheduler(deps: Deps) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=deps.settings.zone)
     options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     scheduler.add_job(
-        jobs.nag,
+        sweep,
         IntervalTrigger(minutes=deps.settings.nag_interval_minutes, start_date=_EPOCH),
         args=[deps],
         id="nag",

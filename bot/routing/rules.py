@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+# The area a raiser picks when they can't place an item: reserved, never a route's.
+NOT_SURE = "not sure"
+
 
 @dataclass(frozen=True)
 class Triage:

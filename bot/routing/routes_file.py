@@ -18,10 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot import slack_ids
-from bot.sla import POLICY_KEYS, parse_duration
+from sqlalchemy import Engine
 
-NOT_SURE = "not sure"
+from bot.clock import Clock
+from bot.items.sla import POLICY_KEYS, parse_duration
+from bot.routing.rules import NOT_SURE
+from bot.slack import ids as slack_ids
+from storage import routes as route_queries
+from storage.db import make_session_factory, transaction
+
 MAX_AREA_LENGTH = 75  # Slack's limit for an option's text in the modal's area menu
 MAX_ROUTES = 99  # the area menu holds 100 options, one of them "not sure"
 _KEYS = {"area", "owner", "channel", "keywords", "escalate_to", "stale_after"}
@@ -207,3 +212,10 @@ def _check_unique_areas(specs: list[RouteSpec], locator: _Locator) -> None:
                 f"area {spec.area!r} is already used by route {seen[folded] + 1}",
             )
         seen[folded] = spec.position
+
+
+def import_routes_file(engine: Engine, path: Path, *, clock: Clock) -> route_queries.ImportSummary:
+    """Make the active routes exactly what the file at `path` says (storage/routes.py)."""
+    specs = load_routes_file(path)
+    with transaction(make_session_factory(engine)) as session:
+        return route_queries.import_routes(session=session, specs=specs, now=clock())

@@ -11,17 +11,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.errors import CxError
-from bot.outbox_kinds import OutboxKind, RaiserNews
-from bot.permissions import Actor, manages, require_manager, require_raiser
-from bot.routing import Triage
-from bot.sla import MAX_SNOOZES, SNOOZE
-from bot.slack_ids import is_owner
+from bot.items.permissions import Actor, manages, require_manager, require_raiser
+from bot.items.sla import MAX_SNOOZES, SNOOZE
+from bot.outbox.kinds import OutboxKind, RaiserNews
+from bot.routing.rules import Triage
+from bot.slack.ids import is_owner
 from storage import routes as route_queries
-from storage.models import CreditState, Event, Item, ItemKind, ItemStatus
+from storage.models import OPEN_STATUSES, CreditState, Event, Item, ItemKind, ItemStatus
 from storage.outbox import enqueue
 from storage.votes import add_vote, remove_vote
 
-OPEN = (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED)
+OPEN = OPEN_STATUSES
 CLOSED = (ItemStatus.ACTIONED, ItemStatus.DECLINED, ItemStatus.DUPLICATE)
 MAX_RESOLUTION_LENGTH = 3000
 

@@ -1,10 +1,10 @@
-"""Building and publishing someone's App Home."""
+"""Building someone's App Home, from what waits on them, what they raised, and who was credited.
+The listener that asked publishes it."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from slack_sdk import WebClient
 from slack_sdk.models.views import View
 
 from bot.blocks.home import home_view
@@ -26,7 +26,3 @@ def build_home(deps: Deps, *, user_id: str) -> View:
         credits = board.recognition_board(session=session, since=deps.clock() - BOARD_WINDOW)
         votes = {item.id: vote_count(session=session, item_id=item.id) for item in waiting}
     return home_view(raised=raised, waiting=waiting, board=credits, votes=votes)
-
-
-def publish_home(deps: Deps, client: WebClient, *, user_id: str) -> None:
-    client.views_publish(user_id=user_id, view=build_home(deps, user_id=user_id))

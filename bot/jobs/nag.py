@@ -12,9 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.outbox_kinds import OutboxKind
-from bot.permissions import MembersOf
-from bot.sla import (
+from bot.items.permissions import MembersOf
+from bot.items.sla import (
     DEFAULT_POLICY,
     NAGS_BEFORE_ESCALATION,
     StalePolicy,
@@ -22,8 +21,10 @@ from bot.sla import (
     in_working_hours,
     shortest,
 )
+from bot.outbox.kinds import OutboxKind
 from storage import jobs
 from storage.db import transaction
+from storage.items import OpenItem, add_events
 from storage.models import Item, Route
 from storage.outbox import enqueue_many
 
@@ -64,9 +65,7 @@ def policies_by_route(routes: dict[int, Route]) -> dict[int | None, StalePolicy]
     return policies
 
 
-def recipients(
-    item: Item | jobs.NagCandidate, *, admins: tuple[str, ...], members_of: MembersOf
-) -> list[str]:
+def recipients(item: Item | OpenItem, *, admins: tuple[str, ...], members_of: MembersOf) -> list[str]:
     """Who is nagged: the owner; each member of an owner group; the CX leads for grey areas."""
     if item.grey_area:
         return list(admins)
@@ -131,7 +130,7 @@ class _People:
 
     @classmethod
     def look_up(
-        cls, due: list[jobs.NagCandidate], *, admins: tuple[str, ...], members_of: MembersOf, zone_of: ZoneOf
+        cls, due: list[OpenItem], *, admins: tuple[str, ...], members_of: MembersOf, zone_of: ZoneOf
     ) -> _People:
         members: dict[str, frozenset[str]] = {}
 
@@ -159,7 +158,7 @@ class _People:
 
 def _due(
     session: Session, routes: dict[int, Route], *, at: datetime, among: list[int] | None = None
-) -> list[jobs.NagCandidate]:
+) -> list[OpenItem]:
     """The open items due for a nag at `at`, under their own route's policy."""
     policies = policies_by_route(routes)
     floor = shortest(policies.values())
@@ -178,7 +177,7 @@ def _due(
 
 def _sweep(
     session: Session,
-    due: list[jobs.NagCandidate],
+    due: list[OpenItem],
     routes: dict[int, Route],
     *,
     at: datetime,
@@ -204,7 +203,7 @@ def _sweep(
         messages.append(
             (OutboxKind.THREAD_NOTE, {"note": "escalated", "to": to, "nags": item.nag_count}, item.id)
         )
-    by_person: dict[str, list[jobs.NagCandidate]] = defaultdict(list)
+    by_person: dict[str, list[OpenItem]] = defaultdict(list)
     for item in due:
         for person in recipients(item, admins=admins, members_of=people.members_of_group):
             by_person[person].append(item)
@@ -219,7 +218,7 @@ def _sweep(
     events += [(item_id, "nagged", {"period": period, "count": count}) for item_id, count in counts.items()]
     jobs.mark_escalated(session=session, ids=[item.id for item in escalated], at=at)
     jobs.mark_nagged(session=session, counts=counts, at=at)
-    jobs.add_events(session=session, events=events, actor="cxbot", at=at)
+    add_events(session=session, events=events, actor="cxbot", at=at)
     enqueue_many(session=session, messages=messages, now=now)
     return SweepResult(
         ran=True,

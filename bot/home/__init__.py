@@ -1,0 +1,1 @@
+"""App Home: each person's own queue and what they raised."""
