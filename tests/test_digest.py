@@ -194,7 +194,7 @@ def test_open_items_put_the_snoozed_last_and_each_part_oldest_first(
         add_item(session, START - 4 * HOUR, status=ItemStatus.ACTIONED, closed=START)
         ids = [snoozed.id, woke.id, newest.id, oldest.id]
     with session_factory() as session:
-        rows = numbers.open_items(session=session, now=END)
+        rows = numbers.open_items_by_age(session=session, now=END)
     assert [row.id for row in rows] == [ids[3], ids[1], ids[2], ids[0]]
 
 
