@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # Bolt runs each listener on one of these; a command's listener holds one until its item is
 # stored (milliseconds), and longer only while the database is away. Bolt's default is 5.
 LISTENER_THREADS = 16
+# The threads that store submissions (bot/capture/filing.py), each for one short transaction.
+FILING_THREADS = 8
 
 
 def make_web_client(token: str, base_url: str, *, retries: bool, timeout: int = 10) -> WebClient:
@@ -59,7 +61,7 @@ class RequestGuard(Middleware):
 
 
 def create_app(deps: Deps, *, listener_executor: Executor | None = None) -> App:
-    """`listener_executor` runs listeners after they ack; tests pass one they can wait on."""
+    """`listener_executor` runs the listeners; tests pass one they can wait on."""
     settings = deps.settings
     app = App(
         name="cxbot",
@@ -75,10 +77,6 @@ def create_app(deps: Deps, *, listener_executor: Executor | None = None) -> App:
     app.use(WorkspaceGuard())
     register_all(app, deps)
     return app
-
-
-# The threads that store submissions (bot/capture/filing.py), each for one short transaction.
-FILING_THREADS = 8
 
 
 @dataclass

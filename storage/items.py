@@ -52,10 +52,6 @@ def get_item(*, session: Session, item_id: int) -> Item | None:
     return session.get(Item, item_id)
 
 
-def events_of(*, session: Session, item_id: int) -> list[Event]:
-    return list(session.scalars(select(Event).where(Event.item_id == item_id).order_by(Event.id)))
-
-
 def credited_duplicate_raisers(*, session: Session, item_id: int) -> list[str]:
     """Named raisers of items merged into this one: they share its credit (anonymous ones don't
     appear, as they were never asked)."""

@@ -57,28 +57,8 @@ def last_period(*, session: Session, job: str) -> JobRun | None:
     return session.scalar(select(JobRun).where(JobRun.job == job).order_by(JobRun.started_at.desc()).limit(1))
 
 
-def open_unsnoozed(*, session: Session, now: datetime) -> list[Item]:
-    """Open items that aren't snoozed: the only ones that can be due for a nag."""
-    query = (
-        select(Item)
-        .where(
-            Item.status.in_((ItemStatus.NEW, ItemStatus.ACKNOWLEDGED)),
-            or_(Item.snoozed_until.is_(None), Item.snoozed_until <= now),
-        )
-        .order_by(Item.created_at)
-    )
-    return list(session.scalars(query))
-
-
 def routes_by_id(*, session: Session) -> dict[int, Route]:
     return {route.id: route for route in session.scalars(select(Route))}
-
-
-def snoozed(*, session: Session, now: datetime) -> list[Item]:
-    query = select(Item).where(
-        Item.status.in_((ItemStatus.NEW, ItemStatus.ACKNOWLEDGED)), Item.snoozed_until > now
-    )
-    return list(session.scalars(query))
 
 
 def nag_candidates(

@@ -11,10 +11,18 @@ import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.app import Runtime
+from bot.capture.filing import file_item
+from bot.capture.submission import Submission
+from bot.routing.routes_file import import_routes_file
+from bot.routing.rules import Triage
 from bot.server import EVENTS_PATH, make_http_server
+from storage.db import make_engine, make_session_factory, transaction
+from storage.models import ItemKind
+from storage.schema import migrate
 from tests import envelopes
 from tests.signing import SIGNING_SECRET, signature
 
@@ -290,3 +298,22 @@ def block_action(
         response_url=response_url or "",
         home=home,
     )
+
+
+def file_stale_alarm(database_url: str, routes_file: Path, *, at: datetime) -> None:
+    """Into a database no bot is running on yet: migrate it, import the routes, and file an alarm
+    for billing (owner U0BILLING) three days before `at`, so that a nag sweep at `at` finds it."""
+    engine = make_engine(database_url)
+    try:
+        migrate(engine)
+        import_routes_file(engine, routes_file, clock=lambda: at)
+        with transaction(make_session_factory(engine)) as session:
+            stale = Submission(kind=ItemKind.ALARM, text="The refund never came", raiser_id="U0RAISER")
+            file_item(
+                session=session,
+                submission=stale,
+                triage=Triage(TRIAGE, ADMINS),
+                now=at - timedelta(days=3),
+            )
+    finally:
+        engine.dispose()

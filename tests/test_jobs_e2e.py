@@ -11,19 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.capture.filing import file_item
-from bot.capture.submission import Submission
 from bot.jobs import schedule
 from bot.jobs.schedule import catch_up, digest_trigger, last_fire_time, make_scheduler
-from bot.routing.routes_file import import_routes_file
-from bot.routing.rules import Triage
 from bot.settings import Settings
 from storage import jobs as job_queries
-from storage.db import make_engine, make_session_factory, transaction
-from storage.models import ItemKind
-from storage.schema import migrate
 from tests.fake_slack import FakeSlack
-from tests.support import BotUnderTest, FakeClock, block_action
+from tests.support import BotUnderTest, FakeClock, block_action, file_stale_alarm
 
 OWNER = "U0BILLING"
 
@@ -256,20 +249,7 @@ def test_a_job_killed_between_its_claim_and_its_work_still_runs_once(
     at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday 10:00 in London: working hours
     argv = [sys.executable, "-m", "bot.cli", "jobs", "run", job, "--at", at.isoformat()]
     fake_slack.set_user(OWNER, tz="Europe/London")
-    engine = make_engine(postgres_url)
-    try:  # a stale alarm, so that the sweep has a nag to queue
-        migrate(engine)
-        import_routes_file(engine, routes_file, clock=lambda: at)
-        with transaction(make_session_factory(engine)) as session:
-            stale = Submission(kind=ItemKind.ALARM, text="The refund never came", raiser_id="U0RAISER")
-            file_item(
-                session=session,
-                submission=stale,
-                triage=Triage("C0TRIAGE", ("U0ADMIN1",)),
-                now=at - timedelta(days=3),
-            )
-    finally:
-        engine.dispose()
+    file_stale_alarm(postgres_url, routes_file, at=at)  # so that the sweep has a nag to queue
     database = postgres_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(database) as holder, psycopg.connect(database, autocommit=True) as watcher:
         holder.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")

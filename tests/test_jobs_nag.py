@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.items.sla import DEFAULT_POLICY, due_for_nag, shortest, stale_period
-from bot.jobs.nag import policies_by_route, policy_for, run_nag_sweep
+from bot.jobs.nag import policies_by_route, run_nag_sweep
 from storage import jobs
 from storage.db import transaction
 from storage.items import OpenItem
-from storage.models import Event, Item, ItemKind, ItemStatus, OutboxMessage, Route, Severity
+from storage.models import OPEN_STATUSES, Event, Item, ItemKind, ItemStatus, OutboxMessage, Route, Severity
 
 AT = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)  # a Wednesday, 10:00 in London and in UTC
 TICK = timedelta(microseconds=1)
@@ -137,11 +137,14 @@ def matrix(overrides: dict[int, dict[str, float] | None]) -> list[dict[str, Any]
 def due_item_by_item(session: Session, at: datetime) -> list[int]:
     """What the sweep nagged before it read only candidate columns: every open, unsnoozed item as
     an ORM object, each checked against its own route's policy."""
-    routes = jobs.routes_by_id(session=session)
+    policies = policies_by_route(jobs.routes_by_id(session=session))
+    unsnoozed = select(Item).where(
+        Item.status.in_(OPEN_STATUSES), or_(Item.snoozed_until.is_(None), Item.snoozed_until <= at)
+    )
     return [
         item.id
-        for item in jobs.open_unsnoozed(session=session, now=at)
-        if due_for_nag(item, policy_for(item, routes), at)
+        for item in session.scalars(unsnoozed.order_by(Item.created_at))
+        if due_for_nag(item, policies.get(item.route_id, DEFAULT_POLICY), at)
     ]
 
 

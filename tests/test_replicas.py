@@ -18,17 +18,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bot.capture.filing import file_item
-from bot.capture.submission import Submission
-from bot.routing.routes_file import import_routes_file
-from bot.routing.rules import Triage
-from storage.db import make_engine, make_session_factory, transaction
-from storage.models import ItemKind
-from storage.schema import migrate
 from tests import envelopes
 from tests.fake_slack import FakeSlack
 from tests.process import BotProcess
 from tests.signing import signature
+from tests.support import file_stale_alarm
 
 pytestmark = pytest.mark.postgres
 
@@ -109,20 +103,7 @@ def replicas(
 ) -> Iterator[tuple[RoundRobin, list[BotProcess]]]:
     now = datetime.now(UTC)
     fake_slack.set_user(OWNER, tz=working_zone(now))
-    engine = make_engine(postgres_url)
-    try:  # an alarm three days stale, for the nag sweep to find
-        migrate(engine)
-        import_routes_file(engine, routes_file, clock=lambda: now)
-        with transaction(make_session_factory(engine)) as session:
-            stale = Submission(kind=ItemKind.ALARM, text="The refund never came", raiser_id="U0RAISER")
-            file_item(
-                session=session,
-                submission=stale,
-                triage=Triage("C0TRIAGE", ("U0ADMIN1",)),
-                now=now - timedelta(days=3),
-            )
-    finally:
-        engine.dispose()
+    file_stale_alarm(postgres_url, routes_file, at=now)
     every_minute = {"CX_NAG_INTERVAL_MINUTES": "1", "CX_DIGEST_CRON": "* * * * *", "CX_TIMEZONE": "UTC"}
     bots = [
         BotProcess(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Engine, event, func, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.capture.filing import file_item
@@ -15,8 +16,7 @@ from bot.routing.rules import Triage
 from storage import outbox as queue
 from storage import routes as route_queries
 from storage.db import transaction
-from storage.items import events_of
-from storage.models import ItemKind, OutboxMessage, OutboxStatus
+from storage.models import Event, ItemKind, JobRun, OutboxMessage, OutboxStatus
 from storage.schema import schema_state
 from tests.support import FakeClock
 
@@ -70,12 +70,12 @@ def test_filing_writes_item_event_and_outbox_in_one_transaction(
     except RuntimeError:
         pass
     with session_factory() as session:
-        assert events_of(session=session, item_id=item_id) == []
+        assert list(session.scalars(select(Event).where(Event.item_id == item_id))) == []
         assert session.get(OutboxMessage, 1) is None
     with transaction(session_factory) as session:
         item_id = _file(session, clock)
     with session_factory() as session:
-        [event] = events_of(session=session, item_id=item_id)
+        [event] = list(session.scalars(select(Event).where(Event.item_id == item_id)))
         assert event.kind == "filed"
     assert [m.kind for m in _claim(session_factory, clock)] == ["post_card"]  # confirm waits for the card
 
@@ -237,3 +237,40 @@ def test_claiming_looks_up_earlier_messages_in_the_unfinished_index(
         explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
         plan = " ".join(str(row) for row in connection.exec_driver_sql(explain + statement, parameters))  # type: ignore[arg-type]
     assert "ix_outbox_unfinished_item_id" in plan
+
+
+def test_sqlite_writers_of_one_process_take_turns(tmp_path: Path) -> None:
+    """Threads writing at once all succeed, and a transaction that fails gives back its turn."""
+    from storage.db import make_engine, make_session_factory
+    from storage.schema import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for k in range(10):
+                with transaction(factory) as session:
+                    session.add(
+                        JobRun(
+                            job=f"writer {n}", period=str(k), started_at=datetime(2026, 11, 16, tzinfo=UTC)
+                        )
+                    )
+                    if k == 5:
+                        raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(JobRun)) == 6 * 5
+    engine.dispose()

@@ -51,13 +51,8 @@ def period_of(at: datetime, interval: timedelta) -> str:
     return datetime.fromtimestamp(start, UTC).isoformat()
 
 
-def policy_for(item: Item, routes: dict[int, Route]) -> StalePolicy:
-    route = routes.get(item.route_id) if item.route_id is not None else None
-    return DEFAULT_POLICY.with_overrides(route.stale_after if route else None)
-
-
 def policies_by_route(routes: dict[int, Route]) -> dict[int | None, StalePolicy]:
-    """policy_for every route, worked out once; look an item up with `.get(item.route_id,
+    """Each route's stale policy, worked out once; look an item up with `.get(item.route_id,
     DEFAULT_POLICY)` (no route, or an unknown one: the default)."""
     policies: dict[int | None, StalePolicy] = {None: DEFAULT_POLICY}
     for route_id, route in routes.items():
