@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tests.slack_limits import SlackLimits
+
 SPEC_PATH = Path(__file__).resolve().parent / "slack_spec" / "web_api_openapi_v2.json"
 
 # Methods the bot may call that the spec lacks (they came after it), with their required arguments.
@@ -125,7 +127,11 @@ def _required_arguments(spec_path: Path) -> dict[str, frozenset[str]]:
 
 
 class FakeSlack:
-    def __init__(self, spec_path: Path | None = None) -> None:
+    """`limits`: enforce Slack's rate limits (tests/slack_limits.py), answering 429 with
+    Retry-After over them; off (None) for tests about something else."""
+
+    def __init__(self, spec_path: Path | None = None, *, limits: SlackLimits | None = None) -> None:
+        self.limits = limits
         path = spec_path or Path(os.environ.get("CXBOT_SLACK_SPEC", SPEC_PATH))
         self.methods = {**_required_arguments(path), **EXTRA_METHODS}
         self._calls: list[Call] = []
@@ -396,6 +402,10 @@ class FakeSlack:
             answer = {"ok": False, "error": error}
             self._record(Call(method, args, token, path, fault=error, response=answer))
             _send_json(request, 200, answer)
+            return
+        retry_after = self.limits.retry_after(method, args) if self.limits is not None else None
+        if retry_after is not None:
+            self._answer_fault(request, path, method, args, token, _Fault(429, retry_after, None, 0.0))
             return
         fault = self._outage_fault() if method != "auth.test" else None
         fault = fault or self._next_fault(method)

@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from tests.fake_slack import FakeSlack
+from tests.slack_limits import BURST_SECONDS, WORKSPACE_POSTS_PER_MINUTE, SlackLimits
 
 
 @pytest.fixture
@@ -134,3 +135,80 @@ def test_users_and_groups(fake: FakeSlack, client: WebClient) -> None:
     assert client.usergroups_users_list(usergroup="S1")["users"] == ["U1", "U2"]
     with pytest.raises(SlackApiError):
         client.users_info(user="U404")
+
+
+# Rate limits ------------------------------------------------------------------------------------
+
+
+class TickingClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_tier_holds_a_burst_then_lets_calls_through_at_its_rate() -> None:
+    clock = TickingClock()
+    limits = SlackLimits(clock=clock)
+    burst = int(20 / 60 * BURST_SECONDS)  # usergroups.users.list is Tier 2: 20 a minute
+    assert [limits.retry_after("usergroups.users.list", {}) for _ in range(burst)] == [None] * burst
+    assert limits.retry_after("usergroups.users.list", {}) == 3  # one more token in 3 s
+    assert limits.retry_after("users.info", {}) is None  # Tier 4, a bucket of its own
+    clock.now += 3
+    assert limits.retry_after("usergroups.users.list", {}) is None
+    assert limits.retry_after("usergroups.users.list", {}) == 3
+
+
+def test_posts_are_limited_per_channel_with_a_short_burst() -> None:
+    clock = TickingClock()
+    limits = SlackLimits(clock=clock)
+    assert [limits.retry_after("chat.postMessage", {"channel": "C1"}) for _ in range(3)] == [None] * 3
+    assert limits.retry_after("chat.postMessage", {"channel": "C1"}) == 1
+    assert limits.retry_after("chat.postMessage", {"channel": "C2"}) is None  # another channel
+    clock.now += 1
+    assert limits.retry_after("chat.postMessage", {"channel": "C1"}) is None
+
+
+@pytest.mark.parametrize("per_minute", [WORKSPACE_POSTS_PER_MINUTE, WORKSPACE_POSTS_PER_MINUTE / 10])
+def test_posts_across_channels_meet_the_workspace_cap(per_minute: float) -> None:
+    """Each post to a channel of its own: only the workspace-wide cap can refuse them."""
+    clock = TickingClock()
+    limits = SlackLimits(clock=clock, workspace_posts_per_minute=per_minute)
+    burst = int(per_minute / 60 * BURST_SECONDS)
+    taken = [limits.retry_after("chat.postMessage", {"channel": f"C{n}"}) for n in range(burst)]
+    assert taken == [None] * burst
+    assert limits.retry_after("chat.postMessage", {"channel": "Cnew"}) == 1
+    clock.now += 60  # a minute later, the cap's rate is let through again
+    let_through = sum(
+        limits.retry_after("chat.postMessage", {"channel": f"D{n}"}) is None for n in range(int(per_minute))
+    )
+    assert let_through == burst  # a full bucket: a burst's worth, not more
+    # A refused post takes no token from its channel: that channel can post once the cap allows.
+    clock.now += 60 / per_minute + 0.001
+    assert limits.retry_after("chat.postMessage", {"channel": "Cnew"}) is None
+
+
+def test_over_a_limit_slack_answers_429_with_retry_after() -> None:
+    with FakeSlack(limits=SlackLimits()) as fake:
+        client = WebClient(token="xoxb-test", base_url=fake.base_url, timeout=5)
+        client.retry_handlers.clear()
+        for _ in range(3):
+            client.chat_postMessage(channel="C1", text="hi")
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_postMessage(channel="C1", text="one too many")
+        assert refused.value.response.status_code == 429
+        assert refused.value.response.headers.get("Retry-After") == "1"
+        assert refused.value.response["error"] == "ratelimited"
+        assert [call.fault for call in fake.calls_to("chat.postMessage")] == [None, None, None, "http_429"]
+        client.chat_postMessage(channel="C2", text="another channel is fine")
+        fake.assert_no_violations()
+
+
+def test_without_limits_the_fake_answers_every_call() -> None:
+    with FakeSlack() as fake:
+        client = WebClient(token="xoxb-test", base_url=fake.base_url, timeout=5)
+        client.retry_handlers.clear()
+        for _ in range(10):
+            client.chat_postMessage(channel="C1", text="hi")
+        assert all(call.fault is None for call in fake.calls_to("chat.postMessage"))
