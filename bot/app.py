@@ -20,12 +20,14 @@ from bot.clock import Clock, system_clock
 from bot.deps import Deps
 from bot.guard import payload
 from bot.guard.workspace import WorkspaceGuard
+from bot.ops import metrics
 from bot.outbox.deliveries import DELIVERIES, DeliveryContext
 from bot.outbox.dispatcher import Dispatcher
 from bot.routing.routes_file import import_routes_file
 from bot.settings import Settings
 from bot.slack.directory import Directory
 from handlers import register_all
+from storage import outbox as outbox_queries
 from storage import schema
 from storage.db import make_engine, make_session_factory
 
@@ -49,7 +51,7 @@ def make_web_client(token: str, base_url: str, *, retries: bool, timeout: int = 
 
 class RequestGuard(Middleware):
     """Refuses malformed payloads with 400 before Bolt's authorization or any listener sees them,
-    over HTTP and Socket Mode alike."""
+    over HTTP and Socket Mode alike; counts the rest by kind."""
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
@@ -57,6 +59,7 @@ class RequestGuard(Middleware):
         refused = payload.refusal(req)
         if refused is not None:
             return refused
+        metrics.REQUESTS.labels(metrics.request_kind(req.body)).inc()
         return next()
 
 
@@ -114,6 +117,7 @@ def build_runtime(
             len(summary.retired),
         )
     session_factory = make_session_factory(engine)
+    metrics.watch_outbox(lambda: _outbox_counts(session_factory))
     dispatcher = make_dispatcher(settings, session_factory, clock=clock)
     filing = ThreadPoolExecutor(max_workers=FILING_THREADS, thread_name_prefix="cxbot-filing")
     directory = Directory(make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=True))
@@ -133,6 +137,11 @@ def build_runtime(
         dispatcher=dispatcher,
         filing=filing,
     )
+
+
+def _outbox_counts(session_factory: sessionmaker[Session]) -> dict[str, int]:
+    with session_factory() as session:
+        return outbox_queries.counts_by_status(session=session)
 
 
 def make_dispatcher(

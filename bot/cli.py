@@ -15,6 +15,7 @@ from types import FrameType
 from zoneinfo import ZoneInfo
 
 from dotenv import load_dotenv
+from prometheus_client import start_http_server
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +26,7 @@ from bot.clock import system_clock
 from bot.errors import first_line
 from bot.jobs import schedule
 from bot.jobs.schedule import start_scheduler
+from bot.ops import logs, metrics
 from bot.routing.routes_file import RoutesFileError, import_routes_file
 from bot.settings import Settings, SettingsError, load_settings
 from storage import outbox as queue
@@ -32,7 +34,7 @@ from storage import routes as route_queries
 from storage.db import make_engine, make_session_factory, transaction
 from storage.schema import SchemaError, migrate, schema_state
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 log = logging.getLogger("cxbot")
 
@@ -45,13 +47,9 @@ class CliError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     load_dotenv(Path.cwd() / ".env")
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format=LOG_FORMAT,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
     try:
+        _configure_logging()
         result: int = args.handler(args)
     except (CliError, SettingsError, RoutesFileError, SchemaError) as error:
         print(f"cxbot: {error}", file=sys.stderr)
@@ -63,6 +61,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cxbot: Slack refused the app's credentials: {first_line(error)}", file=sys.stderr)
         return 2
     return result
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    log_format = os.environ.get("LOG_FORMAT", "").strip().lower() or "plain"
+    if log_format not in logs.FORMATS:
+        raise SettingsError(f"LOG_FORMAT must be plain or json, got {log_format!r}")
+    logs.configure(level=level, log_format=log_format)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,6 +126,7 @@ def _run(args: argparse.Namespace) -> int:
             "or run `cxbot run --http` to serve Slack over HTTP"
         )
     port = _port(args.port)
+    metrics_port = _metrics_port()
     runtime = build_runtime(settings)
     _stop_on_sigterm()
     scheduler = None
@@ -127,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.http:
             _serve_http(runtime, host=args.host, port=port)
         else:
-            _serve_socket_mode(runtime, settings)
+            _serve_socket_mode(runtime, settings, metrics_port=metrics_port)
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
@@ -186,6 +195,16 @@ def _port(flag: int | None) -> int:
     return port
 
 
+def _metrics_port() -> int | None:
+    """CX_METRICS_PORT: where Socket Mode serves /metrics (over HTTP, /metrics is on the server)."""
+    raw = os.environ.get("CX_METRICS_PORT", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(f"CX_METRICS_PORT must be a number between 1 and 65535, got {raw!r}")
+    return int(raw)
+
+
 def _serve_http(runtime: Runtime, *, host: str, port: int) -> None:
     from bot.server import EVENTS_PATH, make_http_server
 
@@ -199,9 +218,12 @@ def _serve_http(runtime: Runtime, *, host: str, port: int) -> None:
         server.close()
 
 
-def _serve_socket_mode(runtime: Runtime, settings: Settings) -> None:
+def _serve_socket_mode(runtime: Runtime, settings: Settings, *, metrics_port: int | None) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    if metrics_port is not None:
+        start_http_server(metrics_port, registry=metrics.REGISTRY)
+        log.info("serving Prometheus metrics at http://0.0.0.0:%d/metrics", metrics_port)
     log.info("connecting to Slack over Socket Mode")
     handler = SocketModeHandler(runtime.app, settings.slack_app_token)
     try:

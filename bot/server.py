@@ -1,21 +1,25 @@
 """Serving Slack's requests over HTTP with waitress, a production WSGI server, through Bolt's
-WSGI adapter. Commands, interactivity and events all arrive at one URL, /slack/events."""
+WSGI adapter. Commands, interactivity and events all arrive at one URL, /slack/events; a load
+balancer's health check at /healthz, and Prometheus at /metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from waitress.server import create_server
 
 from bot.guard.edge import SlackEdge
+from bot.ops import metrics
 
 EVENTS_PATH = "/slack/events"
 # Slack's largest payloads (a view_submission of a full modal) are tens of kilobytes. A larger body
 # is answered 413 by waitress from its Content-Length, before it is read.
 MAX_BODY_BYTES = 1_000_000
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 # Request threads: each holds a request until its listener acks (milliseconds; up to 2 s while
 # the database is away), so a burst of 16 commands at once is taken without queueing.
 REQUEST_THREADS = 16
@@ -30,6 +34,12 @@ def wsgi_app(app: App, *, signing_secret: str) -> Callable[[dict[str, Any], Star
         if environ.get("PATH_INFO") == HEALTH_PATH:
             start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
             return [b"ok"]
+        if environ.get("PATH_INFO") == METRICS_PATH:
+            exposition = generate_latest(metrics.REGISTRY)
+            start_response(
+                "200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(exposition)))]
+            )
+            return [exposition]
         result: Iterable[bytes] = edge(environ, start_response)
         return result
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from tests import envelopes
 from tests.fake_slack import FakeSlack
+from tests.process import free_port
 from tests.support import ADMINS, BOT_TOKEN, TRIAGE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,6 +81,7 @@ def test_socket_mode_acks_the_envelope_and_files_the_alarm(
     fake_slack: FakeSlack, socket_slack: SocketModeSlack, routes_file: Path, tmp_path: Path
 ) -> None:
     fake_slack.socket_mode_url = socket_slack.url
+    metrics_port = free_port()
     environment = {
         **os.environ,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -89,6 +92,7 @@ def test_socket_mode_acks_the_envelope_and_files_the_alarm(
         "CX_TRIAGE_CHANNEL": TRIAGE,
         "CX_ADMINS": ",".join(ADMINS),
         "CX_ROUTES_FILE": str(routes_file),
+        "CX_METRICS_PORT": str(metrics_port),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run"], env=environment, cwd=tmp_path, stderr=subprocess.PIPE
@@ -124,6 +128,13 @@ def test_socket_mode_acks_the_envelope_and_files_the_alarm(
         [update] = fake_slack.wait_for("chat.update", timeout=30)
         assert update.args["ts"] == card.response["ts"]
         assert "Acknowledged" in update.all_text()
+
+        # Prometheus metrics, on CX_METRICS_PORT under Socket Mode.
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as answer:
+            exposition = answer.read().decode()
+        assert 'cxbot_requests_total{kind="/cx-alarm"} 1.0' in exposition
+        assert 'cxbot_requests_total{kind="block_actions"} 1.0' in exposition
+        assert 'cxbot_filings_total{kind="alarm"} 1.0' in exposition
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)

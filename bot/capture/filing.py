@@ -25,6 +25,7 @@ from bot.blocks.modal import ModalInput, filing_modal
 from bot.capture.submission import MAX_CUSTOMERS_LENGTH, ModalContext, Submission
 from bot.deps import Deps
 from bot.errors import first_line
+from bot.ops import metrics
 from bot.outbox.kinds import OutboxKind
 from bot.routing.rules import Triage, choose_route
 from storage import outbox as queue
@@ -108,7 +109,8 @@ def file_now(deps: Deps, submission: Submission) -> int:
     with transaction(deps.session_factory) as session:
         number = file_item(session=session, submission=submission, triage=deps.triage, now=deps.clock())
     deps.wake_outbox()
-    log.info("filed #%d", number)
+    metrics.FILINGS.labels(submission.kind.value).inc()
+    log.info("filed #%d", number, extra={"item_id": number})
     return number
 
 

@@ -30,6 +30,7 @@ from slack_bolt.request.internals import build_context
 
 from bot.guard.payload import problem as shape_problem
 from bot.guard.replay import ReplayGuard
+from bot.ops import metrics
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,12 @@ class SlackEdge(SlackRequestHandler):
         return hmac.compare_digest("v0=" + expected.hexdigest(), signature)
 
     def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        arrived = time.perf_counter()
+        answer = self._answer(request)
+        metrics.ACK_SECONDS.observe(time.perf_counter() - arrived)
+        return answer
+
+    def _answer(self, request: WsgiHttpRequest) -> BoltResponse:
         raw = _raw_body(request)
         headers = request.get_headers()
         signature = _header(headers, "x-slack-signature")

@@ -7,6 +7,7 @@ once, at start."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -17,6 +18,7 @@ from bot.deps import Deps
 from bot.jobs.digest import JOB as DIGEST_JOB
 from bot.jobs.digest import run_digest
 from bot.jobs.nag import SweepResult, run_nag_sweep
+from bot.ops import metrics
 from storage.jobs import last_period
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ _EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday at midnight: sweeps land o
 def sweep(deps: Deps, *, at: datetime | None = None) -> SweepResult:
     """The nag sweep, as if the time were `at` (default now)."""
     now = deps.clock()
+    started = time.perf_counter()
     result = run_nag_sweep(
         deps.session_factory,
         at=at or now,
@@ -36,6 +39,7 @@ def sweep(deps: Deps, *, at: datetime | None = None) -> SweepResult:
         members_of=deps.members_of,
         zone_of=deps.zone_of,
     )
+    _ran("nag", ran=result.ran, started=started)
     deps.wake_outbox()
     return result
 
@@ -43,6 +47,7 @@ def sweep(deps: Deps, *, at: datetime | None = None) -> SweepResult:
 def post_digest(deps: Deps, *, at: datetime | None = None) -> bool:
     """The digest for the week ending `at` (default now); whether it ran."""
     now = deps.clock()
+    started = time.perf_counter()
     ran = run_digest(
         deps.session_factory,
         at=at or now,
@@ -50,8 +55,15 @@ def post_digest(deps: Deps, *, at: datetime | None = None) -> bool:
         channel=deps.settings.digest_channel,
         zone=deps.settings.timezone,
     )
+    _ran("digest", ran=ran, started=started)
     deps.wake_outbox()
     return ran
+
+
+def _ran(job: str, *, ran: bool, started: float) -> None:
+    metrics.JOB_RUNS.labels(job, "ran" if ran else "skipped").inc()
+    if ran:
+        metrics.JOB_SECONDS.labels(job).observe(time.perf_counter() - started)
 
 
 def digest_trigger(deps: Deps) -> CronTrigger:

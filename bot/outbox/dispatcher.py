@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.ops import metrics
 from bot.outbox.deliveries import Delivered, Delivery, DeliveryContext
 from bot.outbox.slack_calls import PermanentFailure, TransientFailure
 from storage import outbox as queue
@@ -36,6 +37,11 @@ def backoff_seconds(
     """1 s, 2 s, 4 s ... up to `cap` (5 minutes), each stretched by up to 20 % so retries don't bunch."""
     base: float = min(2.0 ** max(attempts - 1, 0), cap)
     return base * (1.0 + 0.2 * jitter())
+
+
+def _ids(message: OutboxMessage) -> dict[str, int | None]:
+    """What a log line about this message carries as fields of its own (LOG_FORMAT=json)."""
+    return {"outbox_id": message.id, "item_id": message.item_id}
 
 
 class Dispatcher:
@@ -100,7 +106,9 @@ class Dispatcher:
         except PermanentFailure as failure:
             self._give_up(message, failure.error)
         except Exception:
-            log.exception("outbox #%s (%s): delivery crashed; will retry", message.id, message.kind)
+            log.exception(
+                "outbox #%s (%s): delivery crashed; will retry", message.id, message.kind, extra=_ids(message)
+            )
             self._retry_later(message, TransientFailure("unexpected error", uncertain=True))
         else:
             self._record_sent(message, delivered)
@@ -112,7 +120,14 @@ class Dispatcher:
             queue.mark_sent(
                 session=session, message_id=message.id, result=delivered.result, now=self._clock()
             )
-        log.info("outbox #%s (%s, item #%s) delivered", message.id, message.kind, message.item_id)
+        metrics.DELIVERIES.labels(message.kind, "sent").inc()
+        log.info(
+            "outbox #%s (%s, item #%s) delivered",
+            message.id,
+            message.kind,
+            message.item_id,
+            extra=_ids(message),
+        )
 
     def _retry_later(self, message: OutboxMessage, failure: TransientFailure) -> None:
         now = self._clock()
@@ -130,6 +145,7 @@ class Dispatcher:
                 retry_at=retry_at,
                 uncertain=failure.uncertain,
             )
+        metrics.DELIVERIES.labels(message.kind, "retried").inc()
         log.warning(
             "outbox #%s (%s): %s; attempt %s, retrying in %.1f s",
             message.id,
@@ -137,17 +153,20 @@ class Dispatcher:
             failure.reason,
             message.attempts,
             delay,
+            extra=_ids(message),
         )
 
     def _give_up(self, message: OutboxMessage, error: str) -> None:
         with transaction(self._session_factory) as session:
             queue.mark_failed(session=session, message_id=message.id, error=error)
+        metrics.DELIVERIES.labels(message.kind, "failed").inc()
         log.error(
             "outbox #%s (%s, item #%s): Slack refused it (%s); not retrying",
             message.id,
             message.kind,
             message.item_id,
             error,
+            extra=_ids(message),
         )
 
     def _release(self, messages: list[OutboxMessage]) -> None:

@@ -17,6 +17,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
+from bot.ops import metrics
+
 log = logging.getLogger(__name__)
 
 # Slack error codes that mean "try again later" rather than "this request is wrong".
@@ -58,12 +60,17 @@ _NETWORK_ERRORS = (
 
 def call(method: Callable[..., SlackResponse], **arguments: Any) -> dict[str, Any]:
     """Call a WebClient method and return its data, or raise Transient/PermanentFailure."""
+    name = method.__name__.replace("_", ".")  # chat_postMessage: chat.postMessage
     try:
         response = method(**arguments)
     except SlackApiError as error:
+        status = error.response.status_code
+        metrics.SLACK_CALLS.labels(name, "ratelimited" if status == 429 else "error").inc()
         raise _classify(error.response) from None
     except _NETWORK_ERRORS as error:
+        metrics.SLACK_CALLS.labels(name, "error").inc()
         raise TransientFailure(f"network: {error!r}", uncertain=True) from None
+    metrics.SLACK_CALLS.labels(name, "ok").inc()
     data = response.data
     return data if isinstance(data, dict) else {}
 
