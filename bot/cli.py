@@ -21,12 +21,12 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import Runtime, build_runtime
+from bot.app import Runtime, build_runtime, make_web_client
 from bot.clock import system_clock
 from bot.errors import first_line
 from bot.jobs import schedule
 from bot.jobs.schedule import start_scheduler
-from bot.ops import logs, metrics
+from bot.ops import doctor, logs, metrics
 from bot.routing.routes_file import RoutesFileError, import_routes_file
 from bot.settings import Settings, SettingsError, load_settings
 from storage import outbox as queue
@@ -94,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     job_run.add_argument("job", choices=["nag", "digest"])
     job_run.add_argument("--at", type=_moment, help="act as if the time were this ISO-8601 moment")
     job_run.set_defaults(handler=_jobs_run)
+
+    doctor = commands.add_parser(
+        "doctor", help="check the settings, database, Slack token, channels and routes"
+    )
+    doctor.set_defaults(handler=_doctor)
 
     migrate_command = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate_command.set_defaults(handler=_migrate)
@@ -239,6 +244,20 @@ def _stop_on_sigterm() -> None:
 
     handler: Callable[[int, FrameType | None], None] = interrupt
     signal.signal(signal.SIGTERM, handler)
+
+
+def _doctor(_args: argparse.Namespace) -> int:
+    healthy = True
+    for finding in doctor.examine(
+        os.environ,
+        client_for=lambda settings: make_web_client(
+            settings.slack_bot_token, settings.slack_api_url, retries=True
+        ),
+    ):
+        print(finding.line(), flush=True)
+        healthy = healthy and finding.ok
+    print("All is well." if healthy else "Fix what is marked ✗, then run `cxbot doctor` again.")
+    return 0 if healthy else 1
 
 
 def _migrate(_args: argparse.Namespace) -> int:

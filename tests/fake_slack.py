@@ -149,6 +149,11 @@ class FakeSlack:
         self.socket_mode_url: str | None = None  # what apps.connections.open hands out
         # The Enterprise Grid org of the workspace the token belongs to (auth.test says), if any.
         self.enterprise_id: str | None = None
+        # The token's scopes, which Slack lists in every answer's X-OAuth-Scopes header (here,
+        # auth.test's): by default the bot scopes manifest.yaml asks for.
+        self.scopes: list[str] | None = _manifest_scopes()
+        # What conversations.info knows: channel id -> its name, is_archived, is_private, is_member.
+        self._channels: dict[str, dict[str, Any]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -317,6 +322,25 @@ class FakeSlack:
             return _Fault(200, None, None, delay)
         return _Fault(int(mode), retry_after if mode == "429" else None, None, 0.0)
 
+    def set_channel(
+        self,
+        channel_id: str,
+        *,
+        name: str = "",
+        archived: bool = False,
+        private: bool = False,
+        member: bool = True,
+    ) -> None:
+        """A channel conversations.info knows; it answers channel_not_found for any other, and, as
+        Slack does, for a private channel cxbot isn't in."""
+        self._channels[channel_id] = {
+            "id": channel_id,
+            "name": name or channel_id.lower(),
+            "is_archived": archived,
+            "is_private": private,
+            "is_member": member,
+        }
+
     def set_usergroup(self, group_id: str, users: list[str]) -> None:
         self._groups[group_id] = list(users)
 
@@ -414,12 +438,13 @@ class FakeSlack:
             return
         answer = self._respond(method, args)
         call = Call(method, args, token, path, response=answer)
+        headers = {"X-OAuth-Scopes": ",".join(self.scopes)} if self.scopes is not None else {}
         self._record(call)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and fault.hold is not None:
             fault.hold._hold(call)
-        _send_json(request, 200, answer)
+        _send_json(request, 200, answer, headers)
 
     def _answer_fault(
         self,
@@ -499,6 +524,11 @@ class FakeSlack:
         if method == "conversations.open":
             users = str(args.get("users") or "")
             return {"ok": True, "channel": {"id": _dm_channel(users.split(",")[0])}}
+        if method == "conversations.info":
+            found = self._channels.get(str(args["channel"]))
+            if found is None or (found["is_private"] and not found["is_member"]):
+                return {"ok": False, "error": "channel_not_found"}
+            return {"ok": True, "channel": dict(found)}
         if method == "conversations.join":
             return {"ok": True, "channel": {"id": args["channel"]}}
         if method == "conversations.history":
@@ -577,6 +607,14 @@ class FakeSlack:
                 "profile": {"display_name": user_id.lower()},
             },
         }
+
+
+@cache
+def _manifest_scopes() -> list[str]:
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yaml").read_text())
+    return list(manifest["oauth_config"]["scopes"]["bot"])
 
 
 def _dm_channel(user_id: str) -> str:

@@ -40,6 +40,12 @@ def test_scopes_events_interactivity_and_socket_mode() -> None:
     assert {"message.channels", "app_home_opened"} <= set(settings["event_subscriptions"]["bot_events"])
 
 
+def test_the_scopes_cxbot_doctor_checks_are_the_manifests() -> None:
+    from bot.slack.health import REQUIRED_SCOPES
+
+    assert sorted(REQUIRED_SCOPES) == sorted(MANIFEST["oauth_config"]["scopes"]["bot"])
+
+
 def _manifest_validator() -> jsonschema.Draft7Validator:
     # The schema says it is draft-07: validate with that draft's rules, not the library's latest.
     assert MANIFEST_SCHEMA["$schema"] == "http://json-schema.org/draft-07/schema#"
