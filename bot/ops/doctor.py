@@ -16,6 +16,7 @@ from bot.slack import health
 from storage import outbox as outbox_queries
 from storage import routes as route_queries
 from storage.db import make_engine, make_session_factory
+from storage.models import Route
 from storage.schema import SchemaError, schema_state
 
 
@@ -112,7 +113,8 @@ def _channels(client: health.Client, settings: Settings) -> Iterator[Finding]:
 def _people(client: health.Client, people: tuple[str, ...], role: str) -> Iterator[Finding]:
     for person in people:
         problem = health.person_problem(client, person)
-        yield Finding(problem is None, f"{role} {person}", problem or "an active member")
+        fix = f"{problem}: take them out of CX_ADMINS" if problem else "an active member"
+        yield Finding(problem is None, f"{role} {person}", fix)
 
 
 def _routes(client: health.Client, engine: Engine) -> Iterator[Finding]:
@@ -122,16 +124,26 @@ def _routes(client: health.Client, engine: Engine) -> Iterator[Finding]:
         yield Finding(True, "Routes", "none yet: every item goes to triage as a grey area")
         return
     for route in routes:
-        problems = [health.channel_problem(client, route.channel)]
-        for who in filter(None, [*route.owner.split(","), route.escalate_to]):
-            problems.append(
+        found = [problem for problem in _route_problems(client, route) if problem]
+        if found:
+            detail = "; ".join(found) + ". Or change the route in the routes file, and import it again"
+        else:
+            detail = f"posts to {route.channel}, owned by {route.owner}"
+        yield Finding(not found, f"Route {route.area!r}", detail)
+
+
+def _route_problems(client: health.Client, route: Route) -> Iterator[str | None]:
+    channel = health.channel_problem(client, route.channel)
+    yield f"channel: {channel}" if channel else None
+    people = [("owner", owner) for owner in route.owner.split(",")] + [("escalate_to", route.escalate_to)]
+    for role, who in people:
+        if who:
+            problem = (
                 health.group_problem(client, who)
                 if who.startswith("S")
                 else health.person_problem(client, who)
             )
-        found = [problem for problem in problems if problem]
-        detail = "; ".join(found) if found else f"posts to {route.channel}, owned by {route.owner}"
-        yield Finding(not found, f"Route {route.area!r}", detail)
+            yield f"{role}: {problem}" if problem else None
 
 
 def _outbox(engine: Engine) -> Iterator[Finding]:

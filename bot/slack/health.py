@@ -81,7 +81,7 @@ def person_problem(client: WebClient, user_id: str) -> str | None:
             return f"there is no user {user_id} in this workspace"
         return f"Slack couldn't say ({code})"
     if user.get("deleted"):
-        return f"{user_id} has been deactivated: give their items to someone else"
+        return f"{user_id} has been deactivated"
     return None
 
 
