@@ -29,7 +29,7 @@ from bot.items.lifecycle import Change
 from bot.items.permissions import Actor
 from handlers.feedback import from_app_home, tell, user_of
 from storage import routes as route_queries
-from storage.models import Item
+from storage.models import OPEN_STATUSES, Item
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def _dialog_button(deps: Deps, doing: str, view_for: Callable[[Deps, Item], Any]
 def _open_item_to_manage(deps: Deps, *, item_id: int, user_id: str, doing: str) -> Item:
     """The item, if `user_id` may manage it and it is still open: checked before a form opens."""
     item = flows.check_manager(deps, item_id=item_id, user_id=user_id, doing=doing)
-    if item.status not in lifecycle.OPEN:
+    if item.status not in OPEN_STATUSES:
         raise CxError(f"#{item.id} is {item.status.value}; reopen it first.")
     return item
 

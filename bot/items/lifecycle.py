@@ -21,7 +21,6 @@ from storage.models import OPEN_STATUSES, CreditState, Event, Item, ItemKind, It
 from storage.outbox import enqueue
 from storage.votes import add_vote, remove_vote
 
-OPEN = OPEN_STATUSES
 CLOSED = (ItemStatus.ACTIONED, ItemStatus.DECLINED, ItemStatus.DUPLICATE)
 MAX_RESOLUTION_LENGTH = 3000
 
@@ -86,7 +85,7 @@ def mark_actioned(
     *, session: Session, item: Item, actor: Actor, now: datetime, what_was_done: str, led_to_action: bool
 ) -> Change:
     require_manager(item, actor, "mark it actioned")
-    _require_state(item, OPEN, "marked actioned")
+    _require_state(item, OPEN_STATUSES, "marked actioned")
     what = _required_text(what_was_done, "what was done")
     item.status = ItemStatus.ACTIONED
     item.acknowledged_at = item.acknowledged_at or now
@@ -134,7 +133,7 @@ def set_credit_consent(
 
 def decline(*, session: Session, item: Item, actor: Actor, now: datetime, why: str) -> Change:
     require_manager(item, actor, "decline it")
-    _require_state(item, OPEN, "declined")
+    _require_state(item, OPEN_STATUSES, "declined")
     reason = _required_text(why, "why")
     item.status = ItemStatus.DECLINED
     item.closed_at = now
@@ -177,7 +176,7 @@ def withdraw(*, session: Session, item: Item, actor: Actor, now: datetime) -> Ch
 
 def mark_duplicate(*, session: Session, item: Item, actor: Actor, now: datetime, original_id: int) -> Change:
     require_manager(item, actor, "mark it a duplicate")
-    _require_state(item, OPEN, "marked a duplicate")
+    _require_state(item, OPEN_STATUSES, "marked a duplicate")
     original = _root(session, original_id)
     if original is None:
         raise InvalidTransition(f"There is no item #{original_id}.")
@@ -217,7 +216,7 @@ def reassign(
     triage: Triage,
 ) -> Change:
     require_manager(item, actor, "reassign it")
-    _require_state(item, OPEN, "reassigned")
+    _require_state(item, OPEN_STATUSES, "reassigned")
     before = {"owner": item.owner, "area": item.area, "channel": item.channel, "grey_area": item.grey_area}
     old_card = (item.channel, item.card_ts)
     if to_area:
@@ -276,7 +275,7 @@ def reply_in_thread(*, session: Session, item: Item, actor: Actor, now: datetime
 def snooze(*, session: Session, item: Item, actor: Actor, now: datetime) -> Change:
     """Quiet the nags about an item for a day; twice at most."""
     require_manager(item, actor, "snooze it")
-    _require_state(item, OPEN, "snoozed")
+    _require_state(item, OPEN_STATUSES, "snoozed")
     if item.snooze_count >= MAX_SNOOZES:
         raise InvalidTransition(
             f"#{item.id} has been snoozed {MAX_SNOOZES} times already. Please act on it, decline it, "
