@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from benchmarks import paced as paced_benchmark
 from benchmarks import storm as storm_benchmark
 from benchmarks.jobs import DIGEST_TARGET_S, NAG_TARGET_S, RSS_TARGET_MB
 
@@ -39,6 +40,7 @@ def render(
     jobs: dict[str, Any] | None,
     skipped: list[str],
     seconds: float,
+    paced: dict[str, Any] | None = None,
 ) -> str:
     out: list[str] = [
         "# Benchmarks",
@@ -52,7 +54,7 @@ def render(
         "```",
         "",
         f"The run took {seconds / 60:.1f} minutes. Options: `--quick` (a 20 s storm of 400 "
-        "commands, 100,000 items), `--only storm|jobs`, `--db sqlite|postgres|both`, `--profile DIR` "
+        "commands, 100,000 items), `--only storm|jobs|limits`, `--db sqlite|postgres|both`, `--profile DIR` "
         "(pyinstrument profiles of the jobs); `--help` lists them all.",
         "",
         "## Machine",
@@ -71,18 +73,26 @@ def render(
         "Everything (cxbot, the clients, the fake Slack, PostgreSQL) shares these CPUs.",
         "",
     ]
-    out += _summary(storm, jobs, skipped)
+    out += _summary(storm, jobs, paced, skipped)
     if storm is not None:
         out += _storm_section(storm)
     if jobs is not None:
         out += _jobs_section(jobs)
+    if paced is not None:
+        out += _paced_section(paced)
     return "\n".join(out).rstrip() + "\n"
 
 
-def _summary(storm: dict[str, Any] | None, jobs: dict[str, Any] | None, skipped: list[str]) -> list[str]:
+def _summary(
+    storm: dict[str, Any] | None,
+    jobs: dict[str, Any] | None,
+    paced: dict[str, Any] | None,
+    skipped: list[str],
+) -> list[str]:
     out = ["## Targets", "", "| Target | SQLite | PostgreSQL |", "| --- | --- | --- |"]
     storm_v = storm_benchmark.verdicts(storm) if storm else {}
     jobs_v = jobs_verdicts(jobs) if jobs else {}
+    paced_v = paced_benchmark.verdicts(paced) if paced else {}
 
     def cells(verdicts: dict[str, dict[str, bool]], key: str) -> str:
         return " | ".join(_mark(verdicts.get(db, {}).get(key)) for db in ("sqlite", "postgres"))
@@ -91,14 +101,14 @@ def _summary(storm: dict[str, Any] | None, jobs: dict[str, Any] | None, skipped:
     out += [
         f"| Storm: ack p99 at most {storm_benchmark.P99_TARGET_MS:g} ms (a tenth of Slack's 3 s) | "
         f"{cells(storm_v, 'p99')} |",
-        "| Storm: nothing lost (every command acked, stored, carded and confirmed) | "
-        f"{cells(storm_v, 'lost')} |",
+        f"| Storm: nothing lost (every command acked, stored and confirmed) | {cells(storm_v, 'lost')} |",
         f"| Storm: peak RSS of the one process at most {storm_benchmark.RSS_TARGET_MB:g} MB | "
         f"{cells(storm_v, 'rss')} |",
         f"| Nag sweep under {NAG_TARGET_S:g} s at {items} items | {cells(jobs_v, 'nag')} |",
         f"| Digest assembly under {DIGEST_TARGET_S:g} s at {items} items | {cells(jobs_v, 'digest')} |",
         f"| Peak RSS of each job under {RSS_TARGET_MB:g} MB | {cells(jobs_v, 'rss')} |",
         f"| Nag sweep queues one DM per owner with stale items | {cells(jobs_v, 'dms')} |",
+        *(f"| Under Slack's limits: {name} | {cells(paced_v, name)} |" for name in paced_benchmark.TARGETS),
         "",
         "The job time targets are set for PostgreSQL at 1,000,000 items; SQLite is measured against "
         "the same bar for comparison.",
@@ -122,9 +132,11 @@ def _storm_section(storm: dict[str, Any]) -> list[str]:
         f"(about {rate:.0f} a second: a bad outage day, many times over) from {storm['clients']} "
         "concurrent clients with keep-alive connections, at the real `cxbot run --http` process "
         "(server, outbox and scheduler in one process) with the fake Slack on loopback taking its "
-        "cards and confirmations ([`benchmarks/storm.py`](../benchmarks/storm.py)). *Ack* is the time "
-        "from sending a command to its answer: the item is stored before it. *Delivered after* is "
-        "how long after the last command the last card and confirmation went out.",
+        "cards and confirmations, limiting as Slack does ([`benchmarks/storm.py`](../benchmarks/storm.py)). "
+        "*Ack* is the time from sending a command to its answer: the item is stored before it. "
+        "*Delivered after* is how long after the last command the last confirmation went out; "
+        "*Cards* is how many cards were posted by then, the rest waiting their channel's turn "
+        "(section 3).",
         "",
         "| Database | Ack p50 ms | Ack p99 ms | Ack max ms | Acked | Stored | Cards | Confirmed | "
         "Delivered after | Peak RSS MB |",
@@ -259,3 +271,55 @@ def _slack_asked(nag: dict[str, Any]) -> str:
         return "nothing"
     asked = ", ".join(f"{count:,} `{method}`" for method, count in sorted(calls.items()))
     return f"{asked}; first of the day {nag['first_of_day_seconds']:.2f} s"
+
+
+def _paced_section(paced: dict[str, Any]) -> list[str]:
+    out = [
+        "## 3. Under Slack's limits",
+        "",
+        "The fake Slack limits as Slack does ([`tests/slack_limits.py`](../tests/slack_limits.py): each "
+        "method's tier, one post a second per channel with a burst of 3, and a workspace-wide cap of "
+        "600 posts a minute) and answers 429 with Retry-After over them; cxbot paces itself "
+        "([`bot/outbox/pacing.py`](../bot/outbox/pacing.py), "
+        "[`benchmarks/paced.py`](../benchmarks/paced.py)).",
+        "",
+        f"**Storm**: {paced_benchmark.STORM_ALARMS:,} alarms in {paced_benchmark.STORM_SECONDS:.0f} s, 70 % "
+        "of them for one channel. *Busy channel* is when its last card was posted, from the storm's "
+        "start, against the earliest the fake's per-channel limit allows. *Confirmed* is from sending "
+        "a command to its raiser's confirmation, for every raiser, those whose cards wait included.",
+        "",
+        "| Database | Cards | Web API calls | 429s | Busy channel | Earliest allowed | Confirmed p50 | "
+        "Confirmed p95 | Confirmed max | Ack p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for db, data in paced["storm"].items():
+        out.append(
+            f"| {DB_NAMES.get(db, db)} | {data['cards']:,} of {data['alarms']:,} | "
+            f"{data['web_api_calls']:,} | "
+            f"{data['ratelimited']} ({data['ratelimited_share']:.2%}) | {data['last_busy_card_s']:.0f} s "
+            f"({data['busy_ratio']:.2f}x) | {data['least_busy_s']:.0f} s | {data['confirm_p50_s']:.2f} s | "
+            f"{data['confirm_p95_s']:.2f} s | {data['confirm_max_s']:.2f} s | {_ms(data['p99_ack_ms'])} |"
+        )
+    out += [
+        "",
+        f"**Nag sweep** for {paced_benchmark.NAG_OWNERS:,} owners, each with one stale alarm, by "
+        "`cxbot jobs run nag` on a cold directory cache. *DM delivery* is from the first DM to the last, "
+        "against the least the fake's workspace cap (600 a minute, 15 s of it at once) allows for that "
+        "many posts; *to the last DM* counts from the command's start, the sweep and its directory "
+        "look-ups included.",
+        "",
+        "| Database | DMs | Directory calls | 429s | DM delivery | Least allowed | To the last DM |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for db, data in paced["nag"].items():
+        calls = ", ".join(
+            f"{method} {count}" for method, count in sorted(data["directory_by_method"].items())
+        )
+        out.append(
+            f"| {DB_NAMES.get(db, db)} | {data['dms']:,} of {data['owners']:,} | {data['directory_calls']} "
+            f"({calls}) | {data['ratelimited']} | "
+            f"{data['dm_delivery_s']:.0f} s ({data['delivery_ratio']:.2f}x) | "
+            f"{data['least_delivery_s']:.0f} s | {data['to_last_dm_s']:.0f} s |"
+        )
+    out += [""]
+    return out

@@ -33,7 +33,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"a storm of {QUICK['requests']} commands over {QUICK['seconds']} s, and {QUICK['items']:,} "
         f"items (default {FULL['requests']:,} over {FULL['seconds']} s, and {FULL['items']:,})",
     )
-    parser.add_argument("--only", choices=["storm", "jobs"], help="run one benchmark only")
+    parser.add_argument(
+        "--only",
+        choices=["storm", "jobs", "limits"],
+        help="run one benchmark only (limits: under Slack's limits)",
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--requests", type=int, help="commands in the storm")
     parser.add_argument("--seconds", type=float, help="how long the storm lasts")
@@ -117,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
             results["jobs"] = run_jobs(
                 databases=databases, items=items, owners=owners, profile_dir=args.profile
             )
+        if args.only in (None, "limits") and databases:
+            from benchmarks.paced import run_paced
+
+            results["paced"] = run_paced(databases=databases)
     except KeyboardInterrupt:
         log("interrupted: stopping the servers and dropping the schemas")
         cleanup_everything()
@@ -139,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             jobs=results.get("jobs"),
             skipped=skipped,
             seconds=seconds,
+            paced=results.get("paced"),
         ),
         encoding="utf-8",
     )

@@ -20,9 +20,12 @@ from bot.clock import Clock, system_clock
 from bot.deps import Deps
 from bot.guard import payload
 from bot.guard.workspace import WorkspaceGuard
+from bot.home.build import build_home
 from bot.ops import metrics
 from bot.outbox.deliveries import DELIVERIES, DeliveryContext
 from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.kinds import Priority
+from bot.outbox.pacing import Pacer
 from bot.routing.routes_file import import_routes_file
 from bot.settings import Settings
 from bot.slack.directory import Directory
@@ -118,7 +121,7 @@ def build_runtime(
             len(summary.retired),
         )
     session_factory = make_session_factory(engine)
-    metrics.watch_outbox(lambda: _outbox_counts(session_factory))
+    metrics.watch_outbox(lambda: _outbox_counts(session_factory), lambda: _outbox_waiting(session_factory))
     dispatcher = make_dispatcher(settings, session_factory, clock=clock)
     filing = ThreadPoolExecutor(max_workers=FILING_THREADS, thread_name_prefix="cxbot-filing")
     directory = Directory(make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=True))
@@ -127,10 +130,12 @@ def build_runtime(
         session_factory=session_factory,
         clock=clock,
         wake_outbox=dispatcher.wake,
+        token_refused=dispatcher.refuse_token,
         filing=filing,
         members_of=directory.members_of,
         zone_of=lambda user: directory.timezone_of(user, default=settings.timezone),
     )
+    dispatcher.context.render_home = lambda user: build_home(deps, user_id=user).to_dict()
     return Runtime(
         engine=engine,
         deps=deps,
@@ -143,6 +148,12 @@ def build_runtime(
 def _outbox_counts(session_factory: sessionmaker[Session]) -> dict[str, int]:
     with session_factory() as session:
         return outbox_queries.counts_by_status(session=session)
+
+
+def _outbox_waiting(session_factory: sessionmaker[Session]) -> dict[str, int]:
+    with session_factory() as session:
+        waiting = outbox_queries.unfinished_by_priority(session=session)
+    return {Priority(priority).name.lower(): count for priority, count in waiting.items()}
 
 
 def make_dispatcher(
@@ -161,9 +172,12 @@ def make_dispatcher(
             kudos_channel=settings.kudos_channel,
             clock=clock,
             timeout=settings.slack_timeout_seconds,
+            triage_channel=settings.triage_channel,
+            admins=settings.admins,
         ),
         deliveries=DELIVERIES,
         clock=clock,
         max_backoff=settings.outbox_max_backoff_seconds,
         lease=timedelta(seconds=settings.outbox_lease_seconds),
+        pacer=Pacer(posts_per_minute=settings.slack_posts_per_minute) if settings.slack_pacing else None,
     )

@@ -23,6 +23,8 @@ class Deps:
     filing: Executor  # the threads that store submissions, so a listener can answer Slack in time
     members_of: MembersOf
     zone_of: Callable[[str], str]  # a user's Slack time zone, CX_TIMEZONE when unknown
+    # Slack says the token is revoked or the app uninstalled: the outbox stops and waits.
+    token_refused: Callable[[str], None]
 
     @property
     def triage(self) -> Triage:

@@ -45,6 +45,11 @@ class Settings:
     slack_timeout_seconds: int = 10
     outbox_max_backoff_seconds: int = 300
     outbox_lease_seconds: int = 120
+    # chat.postMessage calls a minute across the workspace; Slack doesn't publish its figure.
+    slack_posts_per_minute: int = 600
+    # Pace calls to Slack's rate limits (bot/outbox/pacing.py). Off only in tests that check
+    # something else against a fake Slack that doesn't limit.
+    slack_pacing: bool = True
 
     @property
     def zone(self) -> ZoneInfo:
@@ -82,6 +87,9 @@ def load_settings(env: Mapping[str, str], *, need_slack: bool, http: bool = Fals
             "CX_OUTBOX_MAX_BACKOFF_SECONDS", default=300, low=1, high=3600
         ),
         outbox_lease_seconds=reader.whole_number("CX_OUTBOX_LEASE_SECONDS", default=120, low=5, high=3600),
+        slack_posts_per_minute=reader.whole_number(
+            "CX_SLACK_POSTS_PER_MINUTE", default=600, low=10, high=100_000
+        ),
     )
 
 

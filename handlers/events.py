@@ -1,14 +1,13 @@
-"""Events: replies in a card's thread, and App Home being opened."""
+"""Events: replies in a card's thread, App Home being opened, and the app losing its token."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from slack_bolt import App
-from slack_sdk import WebClient
 
 from bot.deps import Deps
-from bot.home.build import build_home
+from bot.home.build import refresh_home
 from bot.items import flows
 
 # The message subtypes that are a person writing: a plain message has none; a reply also sent to
@@ -20,6 +19,8 @@ _PERSON_SUBTYPES = {None, "thread_broadcast", "file_share", "me_message"}
 def register(app: App, deps: Deps) -> None:
     app.event("message")(_thread_reply_listener(deps))
     app.event("app_home_opened")(_home_listener(deps))
+    app.event("tokens_revoked")(_token_listener(deps, "tokens_revoked"))
+    app.event("app_uninstalled")(_token_listener(deps, "app_uninstalled"))
 
 
 def _thread_reply_listener(deps: Deps) -> Any:
@@ -45,9 +46,17 @@ def _thread_reply_listener(deps: Deps) -> Any:
 
 
 def _home_listener(deps: Deps) -> Any:
-    def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
+    def on_home_opened(event: dict[str, Any]) -> None:
         user = event.get("user")
         if event.get("tab", "home") == "home" and isinstance(user, str) and user:
-            client.views_publish(user_id=user, view=build_home(deps, user_id=user))
+            refresh_home(deps, user_id=user)
 
     return on_home_opened
+
+
+def _token_listener(deps: Deps, event_type: str) -> Any:
+    def on_token_lost() -> None:
+        deps.token_refused(event_type)
+
+    on_token_lost.__name__ = f"on_{event_type}"
+    return on_token_lost

@@ -23,7 +23,7 @@ from bot.blocks.dialogs import (
 from bot.blocks.ids import Callback, CreditAction, Field, ItemAction, MoreOption
 from bot.deps import Deps
 from bot.errors import CxError
-from bot.home.build import build_home
+from bot.home.build import refresh_home
 from bot.items import flows, lifecycle
 from bot.items.lifecycle import Change
 from bot.items.permissions import Actor
@@ -88,7 +88,7 @@ def _after(
 ) -> None:
     if from_app_home(body):
         user = user_of(body)
-        client.views_publish(user_id=user, view=build_home(deps, user_id=user))
+        refresh_home(deps, user_id=user)
     elif change is not None and not quiet:
         tell(body, client, change.summary)
 

@@ -83,6 +83,7 @@ class OpenItem(NamedTuple):
     route_id: int | None
     grey_area: bool
     owner: str
+    channel: str
     created_at: datetime
     acknowledged_at: datetime | None
     nag_count: int
@@ -109,3 +110,22 @@ def open_items_among(*, session: Session, item_ids: list[int]) -> list[Item]:
         select(Item).where(Item.id.in_(item_ids), Item.status.in_(OPEN_STATUSES)).order_by(Item.created_at)
     )
     return list(session.scalars(query))
+
+
+def last_event_data(*, session: Session, item_id: int, kind: str) -> dict[str, Any] | None:
+    """The data of the item's latest event of this kind, if it has one."""
+    data = session.scalar(
+        select(Event.data)
+        .where(Event.item_id == item_id, Event.kind == kind)
+        .order_by(Event.at.desc(), Event.id.desc())
+        .limit(1)
+    )
+    return data if isinstance(data, dict) else None
+
+
+def events_since(*, session: Session, kind: str, since: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+    """The data of the latest events of this kind since `since` (through ix_events_kind_at)."""
+    query = (
+        select(Event.data).where(Event.kind == kind, Event.at >= since).order_by(Event.at.desc()).limit(limit)
+    )
+    return [data for data in session.scalars(query) if isinstance(data, dict)]

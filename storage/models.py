@@ -20,10 +20,12 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
     text,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -291,9 +293,26 @@ class OutboxMessage(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # 0 goes first (a raiser's confirmation, an owner's first card); 2 can wait (nags, App Home).
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    # The rate limit its Slack call counts against: "post:<channel or user>" (chat.postMessage, one
+    # a second per channel) or "method:<name>". None: nothing paced (a response_url reply).
+    pace_key: Mapped[str | None] = mapped_column(String(64))
+    # Messages with the same key that are still waiting make one delivery with the latest state
+    # (a card's updates, a person's App Home).
+    coalesce_key: Mapped[str | None] = mapped_column(String(64))
+    # False: it doesn't wait for earlier messages about its item (a confirmation needn't wait for
+    # a card held back by its channel's rate limit).
+    in_item_order: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     __table_args__ = (
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+        Index(
+            "ix_outbox_pending_coalesce_key",
+            "coalesce_key",
+            postgresql_where=text("status = 'pending' AND coalesce_key IS NOT NULL"),
+            sqlite_where=text("status = 'pending' AND coalesce_key IS NOT NULL"),
+        ),
         # Only the unfinished messages, by item: whether an earlier message about the same item
         # is still unfinished (storage.outbox._not_blocked) is one lookup in a small index,
         # whatever the planner knows about the table.
@@ -305,3 +324,13 @@ class OutboxMessage(Base):
             sqlite_where=text(UNFINISHED_SQL),
         ),
     )
+
+
+class SlackPace(Base):
+    """When the next Slack call counted against a rate limit may go: shared by every replica,
+    since Slack counts per app and workspace, not per process (bot/outbox/pacing.py)."""
+
+    __tablename__ = "slack_pace"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    ready_at: Mapped[datetime]

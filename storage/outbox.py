@@ -9,6 +9,7 @@ Messages about one item go out in the order they were written.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -33,46 +34,46 @@ _UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 _OUTBOX = cast(Table, OutboxMessage.__table__)  # for plain Core statements on the hot paths
 
 
-def enqueue(
-    *, session: Session, kind: str, payload: dict[str, Any], item_id: int | None, now: datetime
-) -> OutboxMessage:
-    message = OutboxMessage(
-        kind=kind,
-        payload=payload,
-        item_id=item_id,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        outcome_uncertain=False,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(message)  # written with the rest of the transaction, in the order queued
-    return message
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to queue, with how the dispatcher is to treat it (see OutboxMessage's columns)."""
+
+    kind: str
+    payload: dict[str, Any]
+    item_id: int | None
+    priority: int = 1
+    pace_key: str | None = None
+    coalesce_key: str | None = None
+    in_item_order: bool = True
+
+    def row(self, *, now: datetime) -> dict[str, Any]:
+        """The outbox row, due now."""
+        return {
+            "kind": self.kind,
+            "payload": self.payload,
+            "item_id": self.item_id,
+            "priority": self.priority,
+            "pace_key": self.pace_key,
+            "coalesce_key": self.coalesce_key,
+            "in_item_order": self.in_item_order,
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "outcome_uncertain": False,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
 
 
-def enqueue_many(
-    *, session: Session, messages: Sequence[tuple[str, dict[str, Any], int | None]], now: datetime
-) -> None:
-    """Queue (kind, payload, item_id) messages in one statement, in this order."""
-    if not messages:
-        return
-    rows = [
-        {**pending_message(kind, payload, now=now), "item_id": item_id} for kind, payload, item_id in messages
-    ]
-    session.connection().execute(insert(_OUTBOX), rows)
+def enqueue(*, session: Session, message: NewMessage, now: datetime) -> OutboxMessage:
+    queued = OutboxMessage(**message.row(now=now))
+    session.add(queued)  # written with the rest of the transaction, in the order queued
+    return queued
 
 
-def pending_message(kind: str, payload: dict[str, Any], *, now: datetime) -> dict[str, Any]:
-    """An outbox row (without its item_id), due now."""
-    return {
-        "kind": kind,
-        "payload": payload,
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
-        "outcome_uncertain": False,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+def enqueue_many(*, session: Session, messages: Sequence[NewMessage], now: datetime) -> None:
+    """Queue messages in one statement, in this order."""
+    if messages:
+        session.connection().execute(insert(_OUTBOX), [message.row(now=now) for message in messages])
 
 
 def _not_blocked() -> ColumnElement[bool]:
@@ -88,20 +89,82 @@ def _not_blocked() -> ColumnElement[bool]:
         earlier.id < OutboxMessage.id,
         earlier.status.in_(unfinished),
     )
-    return or_(OutboxMessage.item_id.is_(None), ~blocked_by_earlier)
+    return or_(OutboxMessage.item_id.is_(None), ~OutboxMessage.in_item_order, ~blocked_by_earlier)
 
 
-def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
-    """Claim up to `limit` due messages for this dispatcher. Commit right after."""
+@dataclass(frozen=True)
+class Held:
+    """What keeps due messages back this pass: rate limits that have no room now."""
+
+    pace_keys: frozenset[str] = frozenset()
+    # Every "post:" key is held: the workspace-wide chat.postMessage limit has no room.
+    all_posts: bool = False
+    # Messages with a coalesce_key wait this long after they were queued, to gather the changes
+    # that follow into one delivery.
+    gather: timedelta = timedelta(0)
+
+
+def due_candidates(*, session: Session, now: datetime, held: Held, limit: int) -> list[OutboxMessage]:
+    """Up to `limit` due messages, most urgent first, that no held rate limit keeps back. Locked
+    (PostgreSQL: skipping rows another replica holds) until the caller's transaction ends."""
     due = or_(
         and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_until <= now),
     )
-    query = select(OutboxMessage).where(due, _not_blocked()).order_by(OutboxMessage.id).limit(limit)
+    conditions: list[ColumnElement[bool]] = [due, _not_blocked()]
+    if held.pace_keys:
+        conditions.append(
+            or_(OutboxMessage.pace_key.is_(None), OutboxMessage.pace_key.not_in(sorted(held.pace_keys)))
+        )
+    if held.all_posts:
+        conditions.append(or_(OutboxMessage.pace_key.is_(None), ~OutboxMessage.pace_key.startswith("post:")))
+    if held.gather:
+        conditions.append(
+            or_(OutboxMessage.coalesce_key.is_(None), OutboxMessage.created_at <= now - held.gather)
+        )
+    query = (
+        select(OutboxMessage)
+        .where(*conditions)
+        .order_by(OutboxMessage.priority, OutboxMessage.id)
+        .limit(limit)
+    )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-    claimed = list(session.scalars(query))
-    for message in claimed:
+    return list(session.scalars(query))
+
+
+def _due_pending(now: datetime) -> ColumnElement[bool]:
+    return and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+
+
+def pace_keys_waiting(*, session: Session, now: datetime, keys: Sequence[str], posts: bool) -> set[str]:
+    """Which of these rate limits (and, with `posts`, which "post:" limits) due messages wait on."""
+    among: list[ColumnElement[bool]] = [OutboxMessage.pace_key.in_(sorted(keys))] if keys else []
+    if posts:
+        among.append(OutboxMessage.pace_key.startswith("post:"))
+    if not among:
+        return set()
+    query = select(OutboxMessage.pace_key).where(_due_pending(now), _not_blocked(), or_(*among)).distinct()
+    return {str(key) for key in session.scalars(query)}
+
+
+def gathered_at(*, session: Session, now: datetime, gather: timedelta) -> datetime | None:
+    """When the first message still gathering changes to coalesce with will have gathered."""
+    first = session.scalar(
+        select(func.min(OutboxMessage.created_at)).where(
+            _due_pending(now),
+            OutboxMessage.coalesce_key.is_not(None),
+            OutboxMessage.created_at > now - gather,
+        )
+    )
+    return first + gather if first is not None else None
+
+
+def claim(*, session: Session, messages: Sequence[OutboxMessage], now: datetime, lease: timedelta) -> None:
+    """Make these messages this dispatcher's to deliver until the lease runs out. A message still
+    `sending` from a dispatcher that died is claimed again as uncertain. Waiting messages with the
+    same coalesce_key are folded into the claimed one: its delivery shows the latest state."""
+    for message in messages:
         if message.status is OutboxStatus.SENDING:
             message.outcome_uncertain = True
         message.status = OutboxStatus.SENDING
@@ -109,6 +172,27 @@ def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) 
         message.attempt_started_at = now
         message.attempts += 1
     session.flush()
+    for message in messages:
+        if message.coalesce_key is not None:
+            _fold_into(session, message, now=now)
+
+
+def _fold_into(session: Session, message: OutboxMessage, *, now: datetime) -> None:
+    session.connection().execute(
+        update(_OUTBOX)
+        .where(
+            _OUTBOX.c.coalesce_key == message.coalesce_key,
+            _OUTBOX.c.status == OutboxStatus.PENDING,
+            _OUTBOX.c.id != message.id,
+        )
+        .values(status=OutboxStatus.SENT, sent_at=now, result={"coalesced_into": message.id})
+    )
+
+
+def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
+    """Claim up to `limit` due messages, most urgent first, with nothing held. Commit right after."""
+    claimed = due_candidates(session=session, now=now, held=Held(), limit=limit)
+    claim(session=session, messages=claimed, now=now, lease=lease)
     return claimed
 
 
@@ -159,6 +243,16 @@ def next_due_at(*, session: Session) -> datetime | None:
     return min(known) if known else None
 
 
+def unfinished_by_priority(*, session: Session) -> dict[int, int]:
+    """Messages not yet delivered (pending or sending), by priority."""
+    rows = session.execute(
+        select(OutboxMessage.priority, func.count())
+        .where(OutboxMessage.status.in_(_UNFINISHED))
+        .group_by(OutboxMessage.priority)
+    ).all()
+    return {int(priority): count for priority, count in rows}
+
+
 def counts_by_status(*, session: Session) -> dict[str, int]:
     rows = session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
     return {str(status): count for status, count in rows}
@@ -197,3 +291,13 @@ def requeue_failed(*, session: Session, now: datetime) -> int:
         .values(status=OutboxStatus.PENDING, next_attempt_at=now, last_error=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def card_was_refused(*, session: Session, item_id: int) -> bool:
+    """Whether Slack refused every attempt to post the item's card (it is `failed`)."""
+    failed = select(OutboxMessage.id).where(
+        OutboxMessage.item_id == item_id,
+        OutboxMessage.kind == "post_card",
+        OutboxMessage.status == OutboxStatus.FAILED,
+    )
+    return session.scalar(failed.limit(1)) is not None

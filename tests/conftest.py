@@ -19,6 +19,7 @@ from bot.settings import Settings
 from storage.db import make_engine, make_session_factory
 from storage.schema import migrate
 from tests.fake_slack import FakeSlack
+from tests.slack_limits import SlackLimits
 from tests.support import (
     ADMINS,
     BOT_TOKEN,
@@ -110,7 +111,13 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
+    yield from serve_fake_slack()
+
+
+def serve_fake_slack(limits: SlackLimits | None = None) -> Iterator[FakeSlack]:
+    """The fake Slack for a test; with `limits`, limiting as Slack does. A module whose tests need
+    the limits overrides the fake_slack fixture with `yield from serve_fake_slack(SlackLimits())`."""
+    with FakeSlack(limits=limits) as fake:
         fake.set_user("U0RAISER", tz="Europe/London")
         yield fake
         fake.assert_no_violations()
@@ -136,6 +143,8 @@ def settings(database_url: str, fake_slack: FakeSlack, routes_file: Path) -> Set
         digest_channel="C0DIGEST",
         admins=ADMINS,
         timezone="Europe/London",
+        # The fake Slack doesn't limit unless a test asks; tests that pace turn this on.
+        slack_pacing=False,
     )
 
 

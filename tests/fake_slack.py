@@ -44,6 +44,7 @@ class Call:
     path: str
     fault: str | None = None
     response: dict[str, Any] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic)
 
     def all_text(self) -> str:
         """Every string in the call's arguments, joined: what a reader (or a ping) could see."""
@@ -154,6 +155,7 @@ class FakeSlack:
         self.scopes: list[str] | None = _manifest_scopes()
         # What conversations.info knows: channel id -> its name, is_archived, is_private, is_member.
         self._channels: dict[str, dict[str, Any]] = {}
+        self._token_refused: str | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -341,6 +343,12 @@ class FakeSlack:
             "is_member": member,
         }
 
+    def refuse_token(self, error: str | None = "token_revoked") -> None:
+        """From now on every Web API call answers {"ok": false, "error": error}, as Slack does once
+        a token is revoked or the app uninstalled; None accepts the token again."""
+        with self._changed:
+            self._token_refused = error
+
     def set_usergroup(self, group_id: str, users: list[str]) -> None:
         self._groups[group_id] = list(users)
 
@@ -425,6 +433,11 @@ class FakeSlack:
             self._violation(f"{method}: {text}")
             answer = {"ok": False, "error": error}
             self._record(Call(method, args, token, path, fault=error, response=answer))
+            _send_json(request, 200, answer)
+            return
+        if self._token_refused is not None:
+            answer = {"ok": False, "error": self._token_refused}
+            self._record(Call(method, args, token, path, fault=self._token_refused, response=answer))
             _send_json(request, 200, answer)
             return
         retry_after = self.limits.retry_after(method, args) if self.limits is not None else None
@@ -530,7 +543,8 @@ class FakeSlack:
                 return {"ok": False, "error": "channel_not_found"}
             return {"ok": True, "channel": dict(found)}
         if method == "conversations.join":
-            return {"ok": True, "channel": {"id": args["channel"]}}
+            refused = self._channel_refuses(str(args["channel"]), joining=True)
+            return refused or {"ok": True, "channel": {"id": args["channel"]}}
         if method == "conversations.history":
             return self._history_answer(args, thread=False)
         if method == "conversations.replies":
@@ -554,8 +568,25 @@ class FakeSlack:
             self._last_ts = max(time.time(), self._last_ts + 0.000001)
             return f"{self._last_ts:.6f}"
 
+    def _channel_refuses(self, channel: str, *, joining: bool = False) -> dict[str, Any] | None:
+        """Slack's answer where a channel set with set_channel can't take a post (or a join)."""
+        found = self._channels.get(channel)
+        if found is None:
+            return None
+        if found["is_archived"]:
+            return {"ok": False, "error": "is_archived"}
+        if found["is_private"] and not found["is_member"]:
+            return {
+                "ok": False,
+                "error": "method_not_supported_for_channel_type" if joining else "not_in_channel",
+            }
+        return None
+
     def _post(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args["channel"])
+        refused = self._channel_refuses(channel)
+        if refused is not None:
+            return refused
         if channel[:1] in {"U", "W"}:
             channel = _dm_channel(channel)
         ts = self._next_ts()

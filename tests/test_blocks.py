@@ -89,7 +89,9 @@ def test_confirmation_variants() -> None:
     assert "#7" in routed and "<@U0OWNER>" in routed and "https://p" in routed
     grey = dicts(confirmation(make_item(grey_area=True, area=None), permalink=None).blocks)
     assert "CX leads" in grey
-    unposted = dicts(confirmation(make_item(card_ts=None), permalink=None).blocks)
+    on_its_way = dicts(confirmation(make_item(card_ts=None), permalink=None).blocks)
+    assert "filed as *#7*" in on_its_way and "on its way to <#" in on_its_way
+    unposted = dicts(confirmation(make_item(card_ts=None), permalink=None, card_failed=True).blocks)
     assert "saved as *#7*" in unposted and "couldn't post" in unposted
     anonymous = dicts(confirmation(make_item(anonymous=True), permalink=None).blocks)
     assert "anonymously" in anonymous

@@ -161,7 +161,8 @@ def test_outbox_status_and_retry(env: dict[str, str], capsys: pytest.CaptureFixt
     engine = make_engine(env["DATABASE_URL"])
     migrate_schema(engine)
     with transaction(make_session_factory(engine)) as session:
-        message = queue.enqueue(session=session, kind="post_card", payload={}, item_id=None, now=clock())
+        card = queue.NewMessage(kind="post_card", payload={}, item_id=None)
+        message = queue.enqueue(session=session, message=card, now=clock())
         session.flush()
         queue.mark_failed(session=session, message_id=message.id, error="channel_not_found")
     engine.dispose()

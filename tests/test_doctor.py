@@ -119,9 +119,8 @@ def test_each_problem_is_named_with_its_fix(
 def test_failed_outbox_messages_are_reported(doctor: Doctor, database_url: str) -> None:
     engine = make_engine(database_url)
     with transaction(make_session_factory(engine)) as session:
-        message = outbox_queries.enqueue(
-            session=session, kind="post_card", payload={}, item_id=None, now=datetime(2026, 12, 1, tzinfo=UTC)
-        )
+        card = outbox_queries.NewMessage(kind="post_card", payload={}, item_id=None)
+        message = outbox_queries.enqueue(session=session, message=card, now=datetime(2026, 12, 1, tzinfo=UTC))
         session.flush()
         outbox_queries.mark_failed(session=session, message_id=message.id, error="channel_not_found")
     engine.dispose()

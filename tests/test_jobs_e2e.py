@@ -32,7 +32,7 @@ def nags(fake: FakeSlack, user: str) -> list[dict[str, object]]:
     return [
         c.args
         for c in fake.calls_to("chat.postMessage")
-        if c.args["channel"] == channel and "waiting on you" in c.args["text"]
+        if (c.response or {}).get("channel") == channel and "waiting on you" in c.args["text"]
     ]
 
 
@@ -85,7 +85,7 @@ def test_snooze_from_the_nag_and_escalation_after_three(
     clock.advance(hours=24)  # Friday: a 4th due sweep escalates
     assert schedule.sweep(bot.runtime.deps).escalated == 1
     bot.runtime.dispatcher.drain()
-    [escalation] = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "D0CFO"]
+    [escalation] = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "U0CFO"]
     assert "hasn't answered 3 reminders" in escalation.all_text()
     card = fake_slack.calls_to("chat.postMessage")[0]
     [note] = [

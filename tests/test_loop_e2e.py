@@ -73,7 +73,11 @@ def submit(
 
 def dms_to(fake: FakeSlack, user: str) -> list[Call]:
     channel = "D" + user[1:]
-    return [c for c in fake.calls_to("chat.postMessage") if c.args["channel"] == channel and c.fault is None]
+    return [
+        c
+        for c in fake.calls_to("chat.postMessage")
+        if c.fault is None and (c.response or {}).get("channel") == channel  # a DM by the person's ID
+    ]
 
 
 def card_updates(fake: FakeSlack) -> list[Call]:
@@ -105,7 +109,7 @@ def test_owner_acknowledges_with_the_button(bot: BotUnderTest, fake_slack: FakeS
     assert "Acknowledged" in json.dumps(update.args["blocks"])
     [dm] = dms_to(fake_slack, RAISER)
     assert "acknowledged" in dm.all_text() and f"#{item.id}" in dm.all_text()
-    assert "chat.getPermalink" in [c.method for c in fake_slack.calls]
+    assert f"archives/C0BILLING/p{item.card_ts.replace('.', '')}" in dm.all_text()  # a link to the card
 
 
 def test_stranger_is_told_why_not_and_nothing_changes(bot: BotUnderTest, fake_slack: FakeSlack) -> None:
@@ -398,7 +402,7 @@ def test_anonymous_raiser_is_asked_before_any_credit_and_never_leaks(
     bot.settle()
     raiser_dm = "D" + RAISER[1:]
     for call in fake_slack.calls:
-        is_dm_to_raiser = call.args.get("channel") == raiser_dm or call.args.get("users") == RAISER
+        is_dm_to_raiser = call.args.get("channel") in (raiser_dm, RAISER) or call.args.get("users") == RAISER
         if not is_dm_to_raiser:
             assert RAISER not in call.all_text(), f"{call.method} leaked the anonymous raiser"
 

@@ -106,3 +106,14 @@ def test_metrics_count_what_happened(bot: BotUnderTest, fake_slack: FakeSlack) -
     assert grew("cxbot_deliveries_total", kind="post_card", outcome="sent") == 1
     assert grew("cxbot_deliveries_total", kind="confirm_raiser", outcome="sent") == 1
     assert after[("cxbot_outbox_messages", (("status", "sent"),))] == 2  # this bot's own database
+
+
+def test_metrics_show_what_waits_by_priority(bot: BotUnderTest, fake_slack: FakeSlack) -> None:
+    fake_slack.refuse_token("token_revoked")  # nothing goes out: everything waits
+    bot.command("/cx-alarm", "Refund missing", response_url=fake_slack.response_url("w"))
+    bot.event({"type": "app_home_opened", "user": "U0RAISER", "tab": "home"}, event_id="EvHomeW")
+    bot.settle()
+    waiting = {
+        labels: value for (name, labels), value in scrape(bot).items() if name == "cxbot_outbox_waiting"
+    }
+    assert waiting == {(("priority", "first"),): 2.0, (("priority", "can_wait"),): 1.0}

@@ -245,7 +245,7 @@ def test_an_anonymous_raiser_is_named_only_to_themselves(
     to_raiser = [
         c
         for c in fake_slack.calls
-        if raisers_dm == c.args.get("channel") or c.args.get("users") == WHISTLEBLOWER
+        if c.args.get("channel") in (raisers_dm, WHISTLEBLOWER) or c.args.get("users") == WHISTLEBLOWER
     ]
     assert len(to_raiser) >= 3, "the raiser should hear of filing, closing and the credit question"
     seen = {c.method for c in fake_slack.calls}

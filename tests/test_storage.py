@@ -39,7 +39,9 @@ def test_migrations_reach_head_with_every_table(engine: Engine) -> None:
 
 
 def _message(session: Session, clock: FakeClock, item_id: int | None, kind: str = "k") -> int:
-    message = queue.enqueue(session=session, kind=kind, payload={"n": 1}, item_id=item_id, now=clock())
+    message = queue.enqueue(
+        session=session, message=queue.NewMessage(kind=kind, payload={"n": 1}, item_id=item_id), now=clock()
+    )
     session.flush()
     return message.id
 
@@ -77,7 +79,8 @@ def test_filing_writes_item_event_and_outbox_in_one_transaction(
     with session_factory() as session:
         [event] = list(session.scalars(select(Event).where(Event.item_id == item_id)))
         assert event.kind == "filed"
-    assert [m.kind for m in _claim(session_factory, clock)] == ["post_card"]  # confirm waits for the card
+    # The confirmation doesn't wait for the card: a busy channel may hold the card back.
+    assert [m.kind for m in _claim(session_factory, clock)] == ["post_card", "confirm_raiser"]
 
 
 def test_messages_of_one_item_go_out_in_order(
@@ -86,22 +89,27 @@ def test_messages_of_one_item_go_out_in_order(
     with transaction(session_factory) as session:
         first_item = _file(session, clock)
         second_item = _file(session, clock, "lobby")
+        first_news = _message(session, clock, first_item, "dm_raiser")
+        second_news = _message(session, clock, second_item, "dm_raiser")
         loose = _message(session, clock, None)
     claimed = _claim(session_factory, clock)
-    assert [(m.item_id, m.kind) for m in claimed] == [
+    assert [(m.item_id, m.kind) for m in claimed] == [  # the most urgent first: cards and confirmations
         (first_item, "post_card"),
+        (first_item, "confirm_raiser"),
         (second_item, "post_card"),
+        (second_item, "confirm_raiser"),
         (None, "k"),
     ]
-    assert _claim(session_factory, clock) == []  # the confirmations wait for their cards
+    assert _claim(session_factory, clock) == []  # the news waits for its item's card
     with transaction(session_factory) as session:
         queue.mark_sent(session=session, message_id=claimed[0].id, result={}, now=clock())
-        queue.mark_failed(session=session, message_id=claimed[1].id, error="channel_not_found")
+        queue.mark_failed(session=session, message_id=claimed[2].id, error="channel_not_found")
         queue.mark_sent(session=session, message_id=loose, result={}, now=clock())
-    assert [(m.item_id, m.kind) for m in _claim(session_factory, clock)] == [
-        (first_item, "confirm_raiser"),
-        (second_item, "confirm_raiser"),
-    ]
+    assert _claim(session_factory, clock) == []  # ...and for its confirmation, which is still going
+    with transaction(session_factory) as session:
+        for confirmation in (claimed[1], claimed[3]):
+            queue.mark_sent(session=session, message_id=confirmation.id, result={}, now=clock())
+    assert [m.id for m in _claim(session_factory, clock)] == [first_news, second_news]
 
 
 def test_retry_waits_until_due(session_factory: sessionmaker[Session], clock: FakeClock) -> None:
@@ -187,13 +195,15 @@ def test_next_due_ignores_messages_waiting_behind_another(
     session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:
     with transaction(session_factory) as session:
-        _file(session, clock)
-    [card] = _claim(session_factory, clock)
+        item_id = _file(session, clock)
+        _message(session, clock, item_id, "dm_raiser")
+    card, confirmation = _claim(session_factory, clock)
     retry_at = clock() + timedelta(seconds=300)
     with transaction(session_factory) as session:
         queue.mark_retry(session=session, message_id=card.id, error="500", retry_at=retry_at, uncertain=True)
+        queue.mark_sent(session=session, message_id=confirmation.id, result={}, now=clock())
     with session_factory() as session:
-        assert queue.next_due_at(session=session) == retry_at  # not the blocked confirmation's, in the past
+        assert queue.next_due_at(session=session) == retry_at  # not the blocked news's, in the past
 
 
 def test_failed_messages_can_be_requeued(session_factory: sessionmaker[Session], clock: FakeClock) -> None:
@@ -231,7 +241,7 @@ def test_claiming_looks_up_earlier_messages_in_the_unfinished_index(
             claimed = queue.claim_due(session=session, now=clock(), lease=timedelta(seconds=60), limit=20)
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    assert [m.kind for m in claimed] == ["post_card"] * 20  # each item's confirmation waits its turn
+    assert [m.kind for m in claimed] == ["post_card", "confirm_raiser"] * 10  # most urgent first
     statement, parameters = statements[-1]
     with engine.connect() as connection:
         explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "

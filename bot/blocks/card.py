@@ -33,6 +33,8 @@ class CardExtras:
     """What the card shows beyond the item's own columns."""
 
     votes: int = 0
+    # Lines the card shows in a box of their own, such as why it is in triage.
+    notices: tuple[str, ...] = ()
 
 
 def card_blocks(item: Item, extras: CardExtras = CardExtras()) -> list[Block]:
@@ -47,6 +49,8 @@ def card_blocks(item: Item, extras: CardExtras = CardExtras()) -> list[Block]:
     ]
     if item.resolution:
         blocks.append(_resolution(item))
+    if extras.notices:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=notice) for notice in extras.notices]))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line) for line in _context_lines(item)]))
     buttons = item_buttons(item, extras)
     if buttons:

@@ -123,5 +123,55 @@ def credit_question(item: Item, *, kudos_channel: str) -> Reply:
     )
 
 
+_WHY_NOT = {
+    "is_archived": "that channel is archived",
+    "channel_not_found": "that channel doesn't exist, or it is private and cxbot isn't in it",
+    "not_in_channel": "that channel is private and cxbot isn't a member",
+}
+_FIX = {
+    "is_archived": (
+        "Unarchive the channel, or point the route at a live one in the routes file and restart cxbot."
+    ),
+    "channel_not_found": (
+        "If the channel is private, invite cxbot there (`/invite @cxbot` in the channel). Otherwise "
+        "point the route at a channel that exists in the routes file and restart cxbot."
+    ),
+    "not_in_channel": "Invite cxbot there: type `/invite @cxbot` in the channel.",
+}
+
+
+def _route_name(area: str | None) -> str:
+    return f"the *{area}* route" if area else "its route"
+
+
+def channel_problem_notice(*, channel: str, area: str | None, problem: str) -> str:
+    """The line on a card that landed in triage because its route's channel refused it."""
+    why = _WHY_NOT.get(problem, f"Slack said `{problem}`")
+    return (
+        f":warning: Meant for <#{channel}> ({_route_name(area)}), but {why}. It waits here in "
+        "triage until a CX lead fixes the route."
+    )
+
+
+def route_channel_problem(
+    item: Item, *, channel: str, area: str | None, problem: str, permalink: str | None
+) -> Reply:
+    """The DM to each CX lead: which route to fix, and how."""
+    why = _WHY_NOT.get(problem, f"Slack said `{problem}`")
+    head = (
+        f":rotating_light: {labels.KIND[item.kind]} *#{item.id}* couldn't go to <#{channel}> "
+        f"for {_route_name(area)}: {why}. I posted it in triage instead.{_link(permalink, 'Open it')}"
+    )
+    fix = _FIX.get(problem, "Check the route's channel in the routes file, then restart cxbot.")
+    return Reply(
+        text=f"Fix {_route_name(area).replace('*', '')}: its channel can't take cards",
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=head)),
+            SectionBlock(text=MarkdownTextObject(text=f"*To fix it:* {fix}")),
+            _context("Until then, its items come to triage. `cxbot doctor` checks every route."),
+        ],
+    )
+
+
 def _context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=text)])

@@ -33,12 +33,23 @@ def saving_slowly() -> Reply:
     )
 
 
-def confirmation(item: Item, *, permalink: str | None) -> Reply:
+def confirmation(item: Item, *, permalink: str | None, card_failed: bool = False) -> Reply:
     noun = "alarm" if item.kind is ItemKind.ALARM else "idea"
-    if item.card_ts is None:
+    if card_failed:
         headline = (
             f":floppy_disk: Your {noun} is saved as *#{item.id}*, but I couldn't post it to "
             f"<#{item.channel}>. The CX leads can see it; nothing is lost."
+        )
+    elif item.card_ts is None and not item.grey_area:
+        headline = (
+            f":white_check_mark: Your {noun} is filed as *#{item.id}* for "
+            f"{labels.mentions(item.owner)}, who owns *{item.area}*. Its card is on its way to "
+            f"<#{item.channel}>."
+        )
+    elif item.card_ts is None:
+        headline = (
+            f":white_check_mark: Your {noun} is filed as *#{item.id}*. No area fits it yet, so it "
+            f"is on its way to the CX leads in <#{item.channel}> to find it an owner."
         )
     elif item.grey_area:
         headline = (

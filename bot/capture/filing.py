@@ -27,6 +27,7 @@ from bot.deps import Deps
 from bot.errors import first_line
 from bot.ops import metrics
 from bot.outbox.kinds import OutboxKind
+from bot.outbox.messages import outgoing
 from bot.routing.rules import Triage, choose_route
 from storage import outbox as queue
 from storage import routes as route_queries
@@ -96,9 +97,13 @@ def file_item(*, session: Session, submission: Submission, triage: Triage, now: 
         )
     )
     reply = {"response_url": submission.reply.response_url, "channel_id": submission.reply.channel_id}
+    channel = route.channel if route else triage.channel
     queue.enqueue_many(
         session=session,
-        messages=[(OutboxKind.POST_CARD, {}, number), (OutboxKind.CONFIRM_RAISER, reply, number)],
+        messages=[
+            outgoing(OutboxKind.POST_CARD, {}, item_id=number, to=channel),
+            outgoing(OutboxKind.CONFIRM_RAISER, reply, item_id=number, to=None),
+        ],
         now=now,
     )
     return number

@@ -1,5 +1,5 @@
 """Building someone's App Home, from what waits on them, what they raised, and who was credited.
-The listener that asked publishes it."""
+It is published through the outbox (refresh_home), paced and merged like any message."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from slack_sdk.models.views import View
 
 from bot.blocks.home import home_view
 from bot.deps import Deps
+from bot.outbox.kinds import OutboxKind
+from bot.outbox.messages import outgoing
 from storage import board
+from storage.db import transaction
+from storage.outbox import enqueue
 from storage.votes import vote_count
 
 BOARD_WINDOW = timedelta(days=90)
@@ -26,3 +30,12 @@ def build_home(deps: Deps, *, user_id: str) -> View:
         credits = board.recognition_board(session=session, since=deps.clock() - BOARD_WINDOW)
         votes = {item.id: vote_count(session=session, item_id=item.id) for item in waiting}
     return home_view(raised=raised, waiting=waiting, board=credits, votes=votes)
+
+
+def refresh_home(deps: Deps, *, user_id: str) -> None:
+    """Queue a publish of the person's App Home. Several queued close together make one
+    views.publish of the latest state (bot/outbox/messages.py)."""
+    message = outgoing(OutboxKind.PUBLISH_HOME, {"user": user_id}, item_id=None, to=user_id)
+    with transaction(deps.session_factory) as session:
+        enqueue(session=session, message=message, now=deps.clock())
+    deps.wake_outbox()

@@ -14,6 +14,7 @@ from bot.errors import CxError
 from bot.items.permissions import Actor, manages, require_manager, require_raiser
 from bot.items.sla import MAX_SNOOZES, SNOOZE
 from bot.outbox.kinds import OutboxKind, RaiserNews
+from bot.outbox.messages import KUDOS, outgoing
 from bot.routing.rules import Triage
 from bot.slack.ids import is_owner
 from storage import routes as route_queries
@@ -50,7 +51,19 @@ def _record(session: Session, item: Item, kind: str, actor: str, now: datetime, 
 
 
 def _queue(session: Session, item: Item, kind: OutboxKind, now: datetime, **payload: Any) -> None:
-    enqueue(session=session, kind=kind, payload=payload, item_id=item.id, now=now)
+    to = _destination(item, kind)
+    enqueue(session=session, message=outgoing(kind, payload, item_id=item.id, to=to), now=now)
+
+
+def _destination(item: Item, kind: OutboxKind) -> str | None:
+    """The channel or person the message posts to, for pacing (bot/outbox/pacing.py)."""
+    if kind in (OutboxKind.DM_RAISER, OutboxKind.ASK_CREDIT):
+        return item.raiser_id
+    if kind is OutboxKind.DM_OWNER:
+        return item.owner
+    if kind is OutboxKind.POST_KUDOS:
+        return KUDOS
+    return item.channel
 
 
 def _tell_raiser(session: Session, item: Item, news: RaiserNews, now: datetime, **details: Any) -> None:

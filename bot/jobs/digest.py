@@ -11,6 +11,7 @@ from bot.blocks.digest import digest_reply
 from bot.items.sla import DEFAULT_POLICY, is_stale, stale_at
 from bot.jobs.nag import policies_by_route
 from bot.outbox.kinds import OutboxKind
+from bot.outbox.messages import outgoing
 from storage import board, jobs
 from storage import digest as numbers
 from storage.db import transaction
@@ -76,13 +77,9 @@ def run_digest(
             return False
         digest = build_digest(session, end=at)
         reply = digest_reply(digest, zone=zone)
-        enqueue(
-            session=session,
-            kind=OutboxKind.POST_DIGEST,
-            payload={"channel": channel, "text": reply.text, "blocks": reply.as_dicts()},
-            item_id=None,
-            now=now,
-        )
+        payload = {"channel": channel, "text": reply.text, "blocks": reply.as_dicts()}
+        message = outgoing(OutboxKind.POST_DIGEST, payload, item_id=None, to=channel)
+        enqueue(session=session, message=message, now=now)
         jobs.record_summary(session=session, job=JOB, period=period, summary={"past_sla": digest.past_sla})
     log.info("digest for the week ending %s queued for %s", period, channel)
     return True

@@ -22,11 +22,12 @@ from bot.items.sla import (
     shortest,
 )
 from bot.outbox.kinds import OutboxKind
+from bot.outbox.messages import outgoing
 from storage import jobs
 from storage.db import transaction
 from storage.items import OpenItem, add_events
 from storage.models import Item, Route
-from storage.outbox import enqueue_many
+from storage.outbox import NewMessage, enqueue_many
 
 log = logging.getLogger(__name__)
 
@@ -187,17 +188,17 @@ def _sweep(
     escalated = [
         item for item in due if item.nag_count >= NAGS_BEFORE_ESCALATION and item.escalated_at is None
     ]
-    messages: list[tuple[str, dict[str, Any], int | None]] = []
+    messages: list[NewMessage] = []
     events: list[tuple[int, str, dict[str, Any]]] = []
     for item in escalated:
         route = routes.get(item.route_id) if item.route_id is not None else None
         to = [route.escalate_to] if route is not None and route.escalate_to else list(admins)
         events.append((item.id, "escalated", {"to": to, "nags": item.nag_count}))
-        messages.append((OutboxKind.ESCALATE, {"to": to, "nags": item.nag_count}, item.id))
+        payload = {"to": to, "nags": item.nag_count}
+        messages.append(outgoing(OutboxKind.ESCALATE, payload, item_id=item.id, to=to[0] if to else None))
         # Queued after the card's own messages, so it lands in the card's thread once the card exists.
-        messages.append(
-            (OutboxKind.THREAD_NOTE, {"note": "escalated", "to": to, "nags": item.nag_count}, item.id)
-        )
+        note = {"note": "escalated", "to": to, "nags": item.nag_count}
+        messages.append(outgoing(OutboxKind.THREAD_NOTE, note, item_id=item.id, to=item.channel))
     by_person: dict[str, list[OpenItem]] = defaultdict(list)
     for item in due:
         for person in recipients(item, admins=admins, members_of=people.members_of_group):
@@ -206,7 +207,8 @@ def _sweep(
     for person, items in by_person.items():
         if not in_working_hours(at, people.zone_of_person(person)):
             continue
-        messages.append((OutboxKind.DM_NAG, {"user": person, "items": [i.id for i in items]}, None))
+        nag = {"user": person, "items": [i.id for i in items]}
+        messages.append(outgoing(OutboxKind.DM_NAG, nag, item_id=None, to=person))
         for item in items:
             nagged[item.id].append(person)
     counts = {item.id: item.nag_count + 1 for item in due if item.id in nagged}

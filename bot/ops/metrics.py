@@ -54,26 +54,34 @@ JOB_SECONDS = Histogram(
 
 
 class OutboxBacklog(Collector):
-    """The outbox's messages by status, read when Prometheus scrapes."""
+    """The outbox's messages by status, and those waiting by priority, read when Prometheus scrapes."""
 
-    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, counts: Callable[[], dict[str, int]], waiting: Callable[[], dict[str, int]]) -> None:
         self._counts = counts
+        self._waiting = waiting
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         gauge = GaugeMetricFamily("cxbot_outbox_messages", "Outbox messages, by status", labels=["status"])
         for status, count in sorted(self._counts().items()):
             gauge.add_metric([status], count)
         yield gauge
+        waiting = GaugeMetricFamily(
+            "cxbot_outbox_waiting", "Outbox messages not yet delivered, by priority", labels=["priority"]
+        )
+        for priority, count in sorted(self._waiting().items()):
+            waiting.add_metric([priority], count)
+        yield waiting
 
 
 _backlog: list[OutboxBacklog] = []
 
 
-def watch_outbox(counts: Callable[[], dict[str, int]]) -> None:
-    """Report the outbox's backlog from `counts` (the latest runtime's database) at each scrape."""
+def watch_outbox(counts: Callable[[], dict[str, int]], waiting: Callable[[], dict[str, int]]) -> None:
+    """Report the outbox's backlog from `counts` and `waiting` (the latest runtime's database) at
+    each scrape."""
     for old in _backlog:
         REGISTRY.unregister(old)
-    _backlog[:] = [OutboxBacklog(counts)]
+    _backlog[:] = [OutboxBacklog(counts, waiting)]
     REGISTRY.register(_backlog[0])
 
 

@@ -10,6 +10,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -18,10 +19,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.card import CardExtras, card_blocks, card_text, moved_card
 from bot.blocks.nags import escalation_message, escalation_note, nag_message
-from bot.blocks.notices import credit_question, kudos, owner_notice, raiser_news
+from bot.blocks.notices import (
+    channel_problem_notice,
+    credit_question,
+    kudos,
+    owner_notice,
+    raiser_news,
+    route_channel_problem,
+)
 from bot.blocks.replies import Reply, confirmation
 from bot.clock import Clock, system_clock
 from bot.outbox.kinds import OutboxKind, RaiserNews
+from bot.outbox.messages import outgoing
 from bot.outbox.slack_calls import (
     PermanentFailure,
     ResponseUrlGone,
@@ -31,8 +40,16 @@ from bot.outbox.slack_calls import (
     post_to_response_url,
 )
 from bot.slack.ids import is_user
-from storage.items import credited_duplicate_raisers, get_item, open_items_among
+from storage.items import (
+    add_events,
+    credited_duplicate_raisers,
+    events_since,
+    get_item,
+    last_event_data,
+    open_items_among,
+)
 from storage.models import Item, OutboxMessage
+from storage.outbox import card_was_refused, enqueue
 from storage.votes import vote_count
 
 log = logging.getLogger(__name__)
@@ -40,6 +57,10 @@ log = logging.getLogger(__name__)
 METADATA_EVENT = "cxbot_outbox"
 _RECONCILE_SLACK_SECONDS = 5.0
 _RECONCILE_MAX_PAGES = 10
+# Slack's answers to chat.postMessage that mean a route's channel can't take cards.
+CHANNEL_PROBLEMS = frozenset({"is_archived", "channel_not_found", "not_in_channel"})
+REROUTED = "card_rerouted"
+LEADS_TOLD_EVERY = timedelta(days=1)
 # How many confirmations posted by response_url a process remembers (see DeliveryContext).
 _REMEMBERED_CONFIRMATIONS = 10_000
 
@@ -58,6 +79,12 @@ class DeliveryContext:
     clock: Clock = system_clock
     timeout: int = 10
     joined_channels: set[str] = field(default_factory=set)
+    triage_channel: str = ""
+    admins: tuple[str, ...] = ()  # the CX leads, told when a route's channel can't take cards
+    # Renders a person's App Home (bot/home/build.py), given by bot/app.py.
+    render_home: Callable[[str], dict[str, Any]] | None = None
+    # The workspace's address (auth.test's url), for card permalinks made without a call.
+    workspace_url: str | None = None
     # Outbox ids of the confirmations this process posted by response_url, oldest first. Such a
     # reply can't be looked up in Slack afterwards, so when one is claimed again (the database
     # went away between Slack's answer and the commit that marks it sent, and its lease ran out)
@@ -69,19 +96,76 @@ Delivery = Callable[[DeliveryContext, OutboxMessage], Delivered]
 
 
 def post_card(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
-    item = _load_item(ctx, message)
+    item, extras = _load_card(ctx, message)
     if item.source_channel and item.source_ts and not item.source_permalink:
         item.source_permalink = _permalink(ctx, item.source_channel, item.source_ts)
-    posted = post_message(ctx, message, channel=item.channel, text=card_text(item), blocks=card_blocks(item))
-    card_ts, permalink = str(posted["ts"]), item.source_permalink
+    try:
+        posted = post_message(
+            ctx, message, channel=item.channel, text=card_text(item), blocks=card_blocks(item, extras)
+        )
+    except PermanentFailure as failure:
+        if failure.error not in CHANNEL_PROBLEMS or item.channel == ctx.triage_channel:
+            raise
+        return _card_to_triage(ctx, message, item, problem=failure.error)
+    return _card_posted(item, posted)
+
+
+def _card_posted(
+    item: Item, posted: dict[str, Any], *, then: Callable[[Session], None] | None = None
+) -> Delivered:
+    card_channel, card_ts, permalink = str(posted["channel"]), str(posted["ts"]), item.source_permalink
 
     def store(session: Session) -> None:
         stored = session.get(Item, item.id)
         if stored is not None:
+            stored.channel = card_channel
             stored.card_ts = card_ts
             stored.source_permalink = permalink
+        if then is not None:
+            then(session)
 
-    return Delivered(result={"channel": posted["channel"], "ts": card_ts}, store=store)
+    return Delivered(result={"channel": card_channel, "ts": card_ts}, store=store)
+
+
+def _card_to_triage(ctx: DeliveryContext, message: OutboxMessage, item: Item, *, problem: str) -> Delivered:
+    """The route's channel can't take the card (archived, gone, private without cxbot): post it in
+    triage, marked with why, and tell the CX leads which route to fix (once a day per channel)."""
+    log.warning(
+        "outbox #%s: item #%s can't go to %s (%s); posting it in triage",
+        message.id,
+        item.id,
+        item.channel,
+        problem,
+        extra={"outbox_id": message.id, "item_id": item.id},
+    )
+    meant_for = item.channel
+    notice = channel_problem_notice(channel=meant_for, area=item.area, problem=problem)
+    posted = post_message(
+        ctx,
+        message,
+        channel=ctx.triage_channel,
+        text=card_text(item),
+        blocks=card_blocks(item, CardExtras(notices=(notice,))),
+    )
+
+    def record(session: Session) -> None:
+        since = ctx.clock() - LEADS_TOLD_EVERY
+        told_lately = any(
+            data.get("channel") == meant_for
+            for data in events_since(session=session, kind=REROUTED, since=since)
+        )
+        add_events(
+            session=session,
+            events=[(item.id, REROUTED, {"channel": meant_for, "problem": problem, "area": item.area})],
+            actor="cxbot",
+            at=ctx.clock(),
+        )
+        if not told_lately and ctx.admins:
+            payload = {"channel": meant_for, "problem": problem, "area": item.area}
+            lead_message = outgoing(OutboxKind.DM_LEADS, payload, item_id=item.id, to=ctx.admins[0])
+            enqueue(session=session, message=lead_message, now=ctx.clock())
+
+    return _card_posted(item, posted, then=record)
 
 
 def confirm_raiser(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
@@ -89,8 +173,9 @@ def confirm_raiser(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
         log.info("outbox #%s: already confirmed by response_url; not confirming again", message.id)
         return Delivered(result={"via": "response_url"})
     item = _load_item(ctx, message)
-    permalink = _permalink(ctx, item.channel, item.card_ts) if item.card_ts else None
-    reply = confirmation(item, permalink=permalink)
+    with ctx.session_factory() as session:
+        card_failed = item.card_ts is None and card_was_refused(session=session, item_id=item.id)
+    reply = confirmation(item, permalink=_card_permalink(ctx, item), card_failed=card_failed)
     response_url = message.payload.get("response_url")
     if isinstance(response_url, str) and response_url and not message.outcome_uncertain:
         try:
@@ -212,6 +297,32 @@ def post_digest(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     return Delivered(result={"channel": posted["channel"], "ts": posted["ts"]})
 
 
+def dm_leads(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    """Tell each CX lead that a route's channel can't take cards, and how to fix it."""
+    item = _load_item(ctx, message)
+    payload = message.payload
+    reply = route_channel_problem(
+        item,
+        channel=str(payload["channel"]),
+        area=payload.get("area"),
+        problem=str(payload["problem"]),
+        permalink=_card_permalink(ctx, item),
+    )
+    sent = [
+        send_dm(ctx, message, user_id=lead, reply=reply)["channel"] for lead in ctx.admins if is_user(lead)
+    ]
+    return Delivered(result={"dms": sent})
+
+
+def publish_home(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    """The person's App Home as it is now: waiting publishes for them were folded into this one."""
+    if ctx.render_home is None:
+        raise PermanentFailure("no App Home renderer")
+    user = str(message.payload["user"])
+    call(ctx.client.views_publish, user_id=user, view=ctx.render_home(user))
+    return Delivered(result={"user": user})
+
+
 DELIVERIES: dict[str, Delivery] = {
     OutboxKind.POST_CARD: post_card,
     OutboxKind.CONFIRM_RAISER: confirm_raiser,
@@ -225,6 +336,8 @@ DELIVERIES: dict[str, Delivery] = {
     OutboxKind.ESCALATE: escalate,
     OutboxKind.THREAD_NOTE: thread_note,
     OutboxKind.POST_DIGEST: post_digest,
+    OutboxKind.DM_LEADS: dm_leads,
+    OutboxKind.PUBLISH_HOME: publish_home,
 }
 
 
@@ -233,12 +346,29 @@ def _delivered_dm(posted: dict[str, Any]) -> Delivered:
 
 
 def _card_permalink(ctx: DeliveryContext, item: Item) -> str | None:
-    return _permalink(ctx, item.channel, item.card_ts) if item.card_ts else None
+    """A card's link, made from the workspace's address as Slack makes it (a top-level message:
+    /archives/<channel>/p<ts without the dot>), so that a storm of cards costs no
+    chat.getPermalink calls (Tier 4, 100 a minute)."""
+    if not item.card_ts:
+        return None
+    if ctx.workspace_url is None:
+        try:
+            ctx.workspace_url = str(look_up(ctx.client.auth_test).get("url") or "") or None
+        except PermanentFailure:
+            return _permalink(ctx, item.channel, item.card_ts)
+    if not ctx.workspace_url:
+        return _permalink(ctx, item.channel, item.card_ts)
+    return f"{ctx.workspace_url.rstrip('/')}/archives/{item.channel}/p{item.card_ts.replace('.', '')}"
 
 
 def send_dm(ctx: DeliveryContext, message: OutboxMessage, *, user_id: str, reply: Reply) -> dict[str, Any]:
-    opened = look_up(ctx.client.conversations_open, users=user_id)
-    channel = str(opened["channel"]["id"])
+    """A DM from cxbot: chat.postMessage to the person's ID, which Slack delivers in their DM
+    with the app, with no conversations.open first (Tier 3). After an uncertain attempt, the DM's
+    channel is opened to look for the earlier post."""
+    channel = user_id
+    if message.outcome_uncertain:
+        opened = look_up(ctx.client.conversations_open, users=user_id)
+        channel = str(opened["channel"]["id"])
     return post_message(ctx, message, channel=channel, text=reply.text, blocks=reply.blocks)
 
 
@@ -258,7 +388,7 @@ def post_message(
         if found is not None:
             log.info("outbox #%s: already in Slack as %s; not posting again", message.id, found)
             return {"channel": channel, "ts": found}
-    if not channel.startswith("D"):
+    if channel.startswith(("C", "G")):  # not a DM (D...) or a person (U..., W...)
         _join(ctx, channel)
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": message.id}}
     arguments = {"channel": channel, "text": text, "blocks": blocks, "metadata": metadata}
@@ -345,7 +475,16 @@ def _permalink(ctx: DeliveryContext, channel: str, ts: str) -> str | None:
 def _load_card(ctx: DeliveryContext, message: OutboxMessage) -> tuple[Item, CardExtras]:
     item = _load_item(ctx, message)
     with ctx.session_factory() as session:
-        return item, CardExtras(votes=vote_count(session=session, item_id=item.id))
+        votes = vote_count(session=session, item_id=item.id)
+        rerouted = last_event_data(session=session, item_id=item.id, kind=REROUTED)
+    notices: tuple[str, ...] = ()
+    if rerouted is not None and item.channel == ctx.triage_channel:
+        notices = (
+            channel_problem_notice(
+                channel=str(rerouted["channel"]), area=rerouted.get("area"), problem=str(rerouted["problem"])
+            ),
+        )
+    return item, CardExtras(votes=votes, notices=notices)
 
 
 def _load_item(ctx: DeliveryContext, message: OutboxMessage) -> Item:

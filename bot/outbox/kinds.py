@@ -1,4 +1,5 @@
-"""The kinds of message the outbox carries. Each has one delivery function in bot/delivery.py."""
+"""The kinds of message the outbox carries, each delivered by one function in
+bot/outbox/deliveries.py. How each is queued is in bot/outbox/messages.py."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ class OutboxKind(enum.StrEnum):
     RETIRE_CARD = "retire_card"
     DM_RAISER = "dm_raiser"
     DM_OWNER = "dm_owner"
+    DM_LEADS = "dm_leads"
     POST_KUDOS = "post_kudos"
     ASK_CREDIT = "ask_credit"
     DM_NAG = "dm_nag"
     ESCALATE = "escalate"
     THREAD_NOTE = "thread_note"
     POST_DIGEST = "post_digest"
+    PUBLISH_HOME = "publish_home"
 
 
 class RaiserNews(enum.StrEnum):
@@ -28,3 +31,9 @@ class RaiserNews(enum.StrEnum):
     DECLINED = "declined"
     DUPLICATE = "duplicate"
     REOPENED = "reopened"
+
+
+class Priority(enum.IntEnum):
+    FIRST = 0  # a raiser hearing their item landed; an owner's first card
+    SOON = 1  # news of a change, to the people it concerns
+    CAN_WAIT = 2  # nags, escalations, digests, App Home refreshes

@@ -33,14 +33,28 @@ TRANSIENT_ERRORS = frozenset(
     }
 )
 DEFAULT_RETRY_AFTER = 30.0
+# Slack refuses the token itself: revoked, the app uninstalled, the workspace or bot deactivated.
+# Nothing will be delivered until an admin sets a new token, so deliveries wait for that.
+TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
 
 
 class TransientFailure(Exception):
-    def __init__(self, reason: str, *, retry_after: float | None = None, uncertain: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        uncertain: bool = False,
+        method: str | None = None,
+        channel: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.uncertain = uncertain
+        # The Web API method (and channel) that answered, for a 429 to hold only its own limit.
+        self.method = method
+        self.channel = channel
 
 
 class PermanentFailure(Exception):
@@ -66,7 +80,10 @@ def call(method: Callable[..., SlackResponse], **arguments: Any) -> dict[str, An
     except SlackApiError as error:
         status = error.response.status_code
         metrics.SLACK_CALLS.labels(name, "ratelimited" if status == 429 else "error").inc()
-        raise _classify(error.response) from None
+        failure = _classify(error.response)
+        if isinstance(failure, TransientFailure):
+            failure.method, failure.channel = name, _channel_of(arguments)
+        raise failure from None
     except _NETWORK_ERRORS as error:
         metrics.SLACK_CALLS.labels(name, "error").inc()
         raise TransientFailure(f"network: {error!r}", uncertain=True) from None
@@ -84,7 +101,14 @@ def look_up(method: Callable[..., SlackResponse], **arguments: Any) -> dict[str,
     except TransientFailure as failure:
         if not failure.uncertain:
             raise
-        raise TransientFailure(failure.reason, retry_after=failure.retry_after) from None
+        raise TransientFailure(
+            failure.reason, retry_after=failure.retry_after, method=failure.method, channel=failure.channel
+        ) from None
+
+
+def _channel_of(arguments: dict[str, Any]) -> str | None:
+    channel = arguments.get("channel")
+    return channel if isinstance(channel, str) else None
 
 
 def _classify(response: SlackResponse) -> Exception:
