@@ -13,7 +13,7 @@ from bot.outbox.messages import outgoing
 from bot.outbox.pacing import Pacer, Rate, post_key
 from storage import outbox as queue
 from storage.db import transaction
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import OutboxMessage, OutboxStatus, SlackPace
 from tests.support import FakeClock
 
 LEASE = timedelta(minutes=2)
@@ -182,3 +182,16 @@ def _items(factory: sessionmaker[Session], clock: FakeClock, count: int) -> list
             assert number is not None
             numbers.append(number)
     return numbers
+
+
+def test_limits_long_unused_are_forgotten(session_factory: sessionmaker[Session], clock: FakeClock) -> None:
+    wall = Wall()
+    pacer = Pacer(wall=wall)
+    queue_messages(session_factory, clock, nag("U0A"), nag("U0B"))
+    assert len(claim(pacer, session_factory, clock)) == 2
+    with session_factory() as session:
+        assert session.get(SlackPace, "post:U0A") is not None
+    wall.advance(2 * 3600)
+    claim(pacer, session_factory, clock)
+    with session_factory() as session:
+        assert session.scalars(select(SlackPace.key)).all() == []

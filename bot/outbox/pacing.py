@@ -41,6 +41,9 @@ GATHER = timedelta(seconds=1)
 # How many messages a claim looks at for each it may take: enough to see past a held channel.
 LOOK_AHEAD = 4
 _LONG_AGO = timedelta(days=1)
+# A limit unused this long holds nothing back: its row is dropped, every so often.
+_IDLE = timedelta(hours=1)
+_TIDY_EVERY = timedelta(minutes=10)
 _SHORTEST_WAIT = 0.05
 _LONGEST_WAIT = 1.0
 
@@ -121,6 +124,7 @@ class Pacer:
     wall: Clock = system_clock  # Slack counts in real time, whatever the app's clock says
     gather: timedelta = GATHER
     _rates: dict[str, Rate] = field(init=False)
+    _tidied_at: datetime | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._rates = {WORKSPACE_POSTS: Rate.per_minute(self.posts_per_minute, burst=10)}
@@ -148,6 +152,7 @@ class Pacer:
         it counts against. A message whose limit has no room waits; one behind it that has room
         (a DM behind a busy channel's cards) goes."""
         wall = self.wall()
+        self._tidy(session, wall)
         held = pace.held_keys(session=session, now=wall)
         candidates = queue.due_candidates(
             session=session,
@@ -165,6 +170,12 @@ class Pacer:
         queue.claim(session=session, messages=taken.messages, now=now, lease=lease)
         waiting = [ready[key] for key in taken.keys_full] + self._held_waiting(session, held, now=now)
         return Claimed(taken.messages, wait=self._wait(waiting, wall) if waiting else None)
+
+    def _tidy(self, session: Session, wall: datetime) -> None:
+        """Drop the rows of limits long unused (one per person DMed, say), now and then."""
+        if self._tidied_at is None or wall - self._tidied_at >= _TIDY_EVERY:
+            pace.forget_idle(session=session, before=wall - _IDLE)
+            self._tidied_at = wall
 
     def _held_waiting(self, session: Session, held: dict[str, datetime], *, now: datetime) -> list[datetime]:
         """When the limits that held due messages back this pass have room again, and when the
