@@ -103,6 +103,17 @@ def last_event_at(*, session: Session, item_id: int, actor: str, kinds: tuple[st
     )
 
 
+def last_event_data(*, session: Session, item_id: int, kind: str) -> dict[str, Any] | None:
+    """The data of the item's latest event of this kind, if it has one."""
+    data: dict[str, Any] | None = session.scalar(
+        select(Event.data)
+        .where(Event.item_id == item_id, Event.kind == kind)
+        .order_by(Event.at.desc(), Event.id.desc())
+        .limit(1)
+    )
+    return data
+
+
 def open_items_among(*, session: Session, item_ids: list[int]) -> list[Item]:
     """Those of these items still open, oldest first."""
     query = (
