@@ -15,7 +15,7 @@ from typing import Any
 
 from benchmarks.common import REPO_ROOT, log, postgres_schema, run_child
 from benchmarks.jobs_child import ADMINS
-from benchmarks.seed import AT, Plan, seed
+from benchmarks.seed import AT, ESCALATE_TO, Plan, seed
 from tests.fake_slack import FakeSlack
 
 NAG_TARGET_S = 2.0
@@ -75,7 +75,7 @@ def run_jobs(
                     f"jobs: {kind}: seeded {items:,} items, {expect.events:,} events "
                     f"and {expect.votes:,} votes in {seconds:.0f} s"
                 )
-                for person in (*expect.stale_owners, *ADMINS):
+                for person in (*expect.stale_owners, *ADMINS, *ESCALATE_TO):
                     fake.set_user(person, tz="Europe/London")
                 asked_before = len(fake.calls)
                 nag = _job(database_url, "nag", profile_dir, slack_url=fake.base_url)

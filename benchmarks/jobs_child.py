@@ -5,10 +5,11 @@ not the seeding's.
     python -m benchmarks.jobs_child --database-url URL --job nag|digest --at ISO-8601
         [--slack-url URL] [--profile FILE]
 
-The nag sweep asks Slack each person's time zone (and each owner group's members) through the
-bot's own Directory, against the fake Slack at --slack-url, starting with nothing cached: as the
-first sweep of a day does. The time spent waiting for those answers is reported apart from the
-rest (`slack_seconds`), which is what every later sweep of the day costs (answers are cached).
+The nag sweep asks Slack about people (time zones, deactivated accounts) and each owner group's
+members through the bot's own Directory, against the fake Slack at --slack-url, starting with
+nothing cached: as the first sweep of a day does. The time spent waiting for those answers is
+reported apart from the rest (`slack_seconds`), which is what every later sweep of the day costs
+(answers are cached).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from bot.app import make_web_client
 from bot.blocks.digest import digest_reply
 from bot.jobs.digest import build_digest
 from bot.jobs.nag import run_nag_sweep
-from bot.slack.directory import Directory
+from bot.slack.directory import Directory, Person
 from storage.db import make_engine, make_session_factory
 from storage.models import OutboxMessage
 
@@ -90,10 +92,10 @@ class SlackTime:
         finally:
             self._count(started)
 
-    def zone_of(self, user: str) -> str:
+    def people_of(self, users: Collection[str]) -> dict[str, Person]:
         started = time.perf_counter()
         try:
-            return self._directory.timezone_of(user, default="UTC")
+            return self._directory.people(users)
         finally:
             self._count(started)
 
@@ -127,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     driver.enabled = True
     started = time.perf_counter()
     if args.job == "nag":
-        slack = SlackTime(Directory(make_web_client("xoxb-bench", args.slack_url, retries=True)))
+        slack = SlackTime(
+            Directory(make_web_client("xoxb-bench", args.slack_url, retries=True), default_zone="UTC")
+        )
         sweep = run_nag_sweep(
             factory,
             at=args.at,
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             interval=INTERVAL,
             admins=ADMINS,
             members_of=slack.members_of,
-            zone_of=slack.zone_of,
+            people_of=slack.people_of,
         )
         result["first_of_day_seconds"] = time.perf_counter() - started
         result["slack_seconds"] = slack.seconds

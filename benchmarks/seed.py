@@ -43,6 +43,7 @@ SPAN = timedelta(days=365)
 CHUNK = 20_000
 ADMINS = ("U0ADMIN1", "U0ADMIN2")
 ROUTES = 20
+ESCALATE_TO = tuple(f"U0ESC{n:02d}" for n in range(1, ROUTES + 1))  # each route's, in order
 STAGES = ("discover", "buy", "onboard", "use", "get_help", "renew", "leave")
 
 ITEM_COLUMNS = (
@@ -317,7 +318,7 @@ def _route_rows() -> list[tuple[Any, ...]]:
     return [
         (
             n, f"area-{n:02d}", f"U0AREA{n:02d}", f"C0AREA{n:02d}", json.dumps([f"word{n}"]),
-            f"U0ESC{n:02d}", n, True, AT - SPAN,
+            ESCALATE_TO[n - 1], n, True, AT - SPAN,
         )
         for n in range(1, ROUTES + 1)
     ]  # fmt: skip

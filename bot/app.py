@@ -124,7 +124,10 @@ def build_runtime(
     metrics.watch_outbox(lambda: _outbox_counts(session_factory), lambda: _outbox_waiting(session_factory))
     dispatcher = make_dispatcher(settings, session_factory, clock=clock)
     filing = ThreadPoolExecutor(max_workers=FILING_THREADS, thread_name_prefix="cxbot-filing")
-    directory = Directory(make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=True))
+    directory = Directory(
+        make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=True),
+        default_zone=settings.timezone,
+    )
     deps = Deps(
         settings=settings,
         session_factory=session_factory,
@@ -133,7 +136,7 @@ def build_runtime(
         token_refused=dispatcher.refuse_token,
         filing=filing,
         members_of=directory.members_of,
-        zone_of=lambda user: directory.timezone_of(user, default=settings.timezone),
+        people_of=directory.people,
     )
     dispatcher.context.render_home = lambda user: build_home(deps, user_id=user).to_dict()
     return Runtime(

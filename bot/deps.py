@@ -1,4 +1,5 @@
-"""What handlers and jobs are given: settings, sessions, the clock, the outbox bell, group lookups."""
+"""What handlers and jobs are given: settings, sessions, the clock, the outbox bell, and look-ups of
+groups and people in Slack."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.clock import Clock
 from bot.items.permissions import MembersOf
 from bot.routing.rules import Triage
 from bot.settings import Settings
+from bot.slack.directory import PeopleOf
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,8 @@ class Deps:
     wake_outbox: Callable[[], None]
     filing: Executor  # the threads that store submissions, so a listener can answer Slack in time
     members_of: MembersOf
-    zone_of: Callable[[str], str]  # a user's Slack time zone, CX_TIMEZONE when unknown
+    # User IDs -> each one's Slack time zone (CX_TIMEZONE when unknown) and whether deactivated.
+    people_of: PeopleOf
     # Slack says the token is revoked or the app uninstalled: the outbox stops and waits.
     token_refused: Callable[[str], None]
 

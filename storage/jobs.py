@@ -14,6 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storage.items import OpenItem
 from storage.models import (
+    OPEN_STATUSES,
     Item,
     ItemKind,
     ItemStatus,
@@ -59,6 +60,32 @@ def last_period(*, session: Session, job: str) -> JobRun | None:
 
 def routes_by_id(*, session: Session) -> dict[int, Route]:
     return {route.id: route for route in session.scalars(select(Route))}
+
+
+def open_owners(*, session: Session) -> list[tuple[str, int | None]]:
+    """Each distinct (owner, route_id) among open items that aren't grey areas (the CX leads own
+    those)."""
+    query = (
+        select(Item.owner, Item.route_id)
+        .where(Item.status.in_(OPEN_STATUSES), Item.grey_area.is_(False))
+        .distinct()
+    )
+    return [(owner, route_id) for owner, route_id in session.execute(query)]
+
+
+def open_items_owned_by(*, session: Session, owners: Sequence[str]) -> list[Item]:
+    """Open items that aren't grey areas, owned by one of `owners` (each as stored), oldest first;
+    locked for this transaction on PostgreSQL (SQLite's BEGIN IMMEDIATE already is)."""
+    query = select(Item).where(Item.status.in_(OPEN_STATUSES), Item.grey_area.is_(False))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    distinct = sorted(set(owners))
+    found = [
+        item
+        for start in range(0, len(distinct), _IN_CHUNK)
+        for item in session.scalars(query.where(Item.owner.in_(distinct[start : start + _IN_CHUNK])))
+    ]
+    return sorted(found, key=lambda item: (item.created_at, item.id))
 
 
 def nag_candidates(

@@ -7,6 +7,7 @@ violation, answered as Slack would ({"ok": false, "error": ...}), and fails the 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import json
@@ -555,6 +556,8 @@ class FakeSlack:
             return {"ok": True, "view": view}
         if method == "users.info":
             return self._user(str(args.get("user") or ""))
+        if method == "users.list":
+            return self._users_page(args)
         if method == "usergroups.users.list":
             group = str(args["usergroup"])
             if group not in self._groups:
@@ -624,19 +627,43 @@ class FakeSlack:
     def _user(self, user_id: str) -> dict[str, Any]:
         if user_id not in self._users:
             return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": self._user_object(user_id)}
+
+    def _users_page(self, args: dict[str, Any]) -> dict[str, Any]:
+        """users.list as Slack pages it: `limit` people from where `cursor` points (an opaque
+        string: here, an offset in base64), and the cursor of the next page, "" after the last."""
+        with self._changed:
+            everyone = list(self._users)
+        cursor = str(args.get("cursor") or "")
+        try:
+            start = int(base64.b64decode(cursor).decode().removeprefix("offset:")) if cursor else 0
+        except ValueError:
+            return {"ok": False, "error": "invalid_cursor"}
+        limit = int(args.get("limit") or 0) or len(everyone) or 1
+        page = everyone[start : start + limit]
+        end = start + len(page)
+        next_cursor = base64.b64encode(f"offset:{end}".encode()).decode() if end < len(everyone) else ""
+        return {
+            "ok": True,
+            "members": [self._user_object(user_id) for user_id in page],
+            "cache_ts": int(time.time()),
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
+    def _user_object(self, user_id: str) -> dict[str, Any]:
+        """A user as users.info and users.list describe one."""
         user = self._users[user_id]
         offset = datetime.now(UTC).astimezone(ZoneInfo(user["tz"])).utcoffset()
         return {
-            "ok": True,
-            "user": {
-                "id": user_id,
-                "tz": user["tz"],
-                "tz_offset": int(offset.total_seconds()) if offset else 0,
-                "is_bot": user["is_bot"],
-                "deleted": user["deleted"],
-                "real_name": f"User {user_id}",
-                "profile": {"display_name": user_id.lower()},
-            },
+            "id": user_id,
+            "team_id": "T0TEST",
+            "name": user_id.lower(),
+            "tz": user["tz"],
+            "tz_offset": int(offset.total_seconds()) if offset else 0,
+            "is_bot": user["is_bot"],
+            "deleted": user["deleted"],
+            "real_name": f"User {user_id}",
+            "profile": {"display_name": user_id.lower()},
         }
 
 

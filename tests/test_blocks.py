@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.blocks.card import card_blocks, card_text
+from bot.blocks.card import CardExtras, HandedOver, card_blocks, card_text
 from bot.blocks.modal import ModalInput, filing_modal, read_values
 from bot.blocks.replies import confirmation, usage
 from storage.models import Item, ItemKind, ItemStatus, JourneyStage, Severity
@@ -82,6 +82,16 @@ def test_source_link_on_card() -> None:
         card_blocks(make_item(source_channel="C0S", source_permalink="https://x.slack.com/archives/C0S/p1"))
     )
     assert "https://x.slack.com/archives/C0S/p1" in shown
+
+
+def test_card_says_who_took_over_from_a_deactivated_owner_while_they_still_own_it() -> None:
+    handed = CardExtras(handed_over=HandedOver(from_owner="U0GONE", to_owner="U0CFO"))
+    shown = dicts(card_blocks(make_item(owner="U0CFO"), handed))
+    assert "Reassigned to <@U0CFO>: <@U0GONE>'s Slack account is deactivated." in shown
+    assert "<@U0GONE>" not in dicts(card_blocks(make_item(owner="U0SOMEONE"), handed))  # passed on since
+    to_leads = CardExtras(handed_over=HandedOver(from_owner="U0A,U0B", to_owner="U0L1,U0L2"))
+    shown = dicts(card_blocks(make_item(owner="U0L1,U0L2"), to_leads))
+    assert "Reassigned to <@U0L1>, <@U0L2>: <@U0A>, <@U0B>'s Slack accounts are deactivated." in shown
 
 
 def test_confirmation_variants() -> None:

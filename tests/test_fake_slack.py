@@ -137,6 +137,26 @@ def test_users_and_groups(fake: FakeSlack, client: WebClient) -> None:
         client.users_info(user="U404")
 
 
+def test_users_list_pages_everyone_as_users_info_describes_them(fake: FakeSlack, client: WebClient) -> None:
+    for n in range(5):
+        fake.set_user(f"U{n}", deleted=n == 3)
+    pages, cursor = [], ""
+    while True:
+        page = client.users_list(limit=2, cursor=cursor or None)
+        pages.append([member["id"] for member in page["members"]])
+        assert isinstance(page["cache_ts"], int)
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert pages == [["U0", "U1"], ["U2", "U3"], ["U4"]]
+    everyone = client.users_list()["members"]  # no limit: everyone at once
+    assert everyone == [client.users_info(user=f"U{n}")["user"] for n in range(5)]
+    assert everyone[3]["deleted"] is True
+    with pytest.raises(SlackApiError, match="invalid_cursor"):
+        client.users_list(cursor="not a cursor")
+    fake.assert_no_violations()
+
+
 # Rate limits ------------------------------------------------------------------------------------
 
 

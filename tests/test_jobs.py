@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.blocks.card import HandedOver
 from bot.capture.filing import file_item
 from bot.capture.submission import Submission
 from bot.items import lifecycle
+from bot.items.cards import card_extras
 from bot.items.permissions import Actor
 from bot.jobs.digest import build_digest, run_digest
 from bot.jobs.nag import run_nag_sweep
 from bot.routing.routes_file import parse_routes
 from bot.routing.rules import Triage
+from bot.slack.directory import PeopleOf, Person
 from storage import routes as route_queries
 from storage.db import transaction
 from storage.figures import Flow
@@ -53,6 +56,11 @@ def zone_of(user: str) -> str:
     return ZONES.get(user, "Europe/London")
 
 
+def people_in_zones(zones: Callable[[str], str], *, deactivated: Collection[str] = ()) -> PeopleOf:
+    """Slack's answers about people: a zone for each, and whether they are in `deactivated`."""
+    return lambda users: {user: Person(zone=zones(user), deleted=user in deactivated) for user in users}
+
+
 def admin() -> Actor:
     return Actor(user_id="U0ADMIN1", admins=ADMINS, members_of=members_of)
 
@@ -81,9 +89,17 @@ def sweep(  # type: ignore[no-untyped-def]
     *,
     members: Callable[[str], frozenset[str]] = members_of,
     zones: Callable[[str], str] = zone_of,
+    deactivated: Collection[str] = (),
+    people: PeopleOf | None = None,
 ):
     return run_nag_sweep(
-        db, at=at, now=at, interval=timedelta(minutes=15), admins=ADMINS, members_of=members, zone_of=zones
+        db,
+        at=at,
+        now=at,
+        interval=timedelta(minutes=15),
+        admins=ADMINS,
+        members_of=members,
+        people_of=people or people_in_zones(zones, deactivated=deactivated),
     )
 
 
@@ -179,6 +195,100 @@ def test_an_item_acted_on_while_slack_is_asked_is_not_nagged(db: sessionmaker[Se
     result = sweep(db, at, zones=acknowledge_meanwhile)
     assert (result.nagged_items, result.dms) == (1, 1)
     assert nag_dms(db) == [{"user": "U0BILLING", "items": [still_waiting]}]
+
+
+# A deactivated owner ------------------------------------------------------------------------------------
+
+
+def events_of(db: sessionmaker[Session], kind: str) -> list[Event]:
+    with db() as session:
+        return list(session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
+
+
+def test_a_deactivated_owners_items_go_to_escalate_to_and_so_do_the_nags(db: sessionmaker[Session]) -> None:
+    stale = file(db, "refund problem", MONDAY)
+    fresh = file(db, "invoice problem", MONDAY + timedelta(hours=20))  # not stale yet: handed over too
+    pool = db.kw["bind"].pool
+    asked: list[tuple[str, int]] = []
+
+    def answer(users: Collection[str]) -> dict[str, Person]:
+        asked.extend((user, pool.checkedout()) for user in users)
+        return {user: Person(zone="Europe/London", deleted=user == "U0BILLING") for user in users}
+
+    result = sweep(db, MONDAY + timedelta(hours=24), people=answer)
+
+    assert (result.handed_over, result.nagged_items, result.dms) == (2, 1, 1)
+    assert nag_dms(db) == [{"user": "U0CFO", "items": [stale]}]  # the new owner; never the deactivated one
+    with db() as session:
+        items = [session.get(Item, item_id) for item_id in (stale, fresh)]
+        assert [(item.owner, item.status) for item in items if item] == [("U0CFO", "new")] * 2
+        extras = card_extras(session=session, item=items[0])  # type: ignore[arg-type]
+    assert extras.handed_over == HandedOver(from_owner="U0BILLING", to_owner="U0CFO")
+    [handed, _] = events_of(db, "reassigned")
+    assert (handed.item_id, handed.actor, handed.data) == (
+        stale,
+        "cxbot",
+        {
+            "from_owner": "U0BILLING",
+            "to_owner": "U0CFO",
+            "from_area": "billing",
+            "to_area": "billing",
+            "from_grey_area": False,
+            "why": "owner_deactivated",
+        },
+    )
+    assert sorted(message.item_id for message in kinds(db, "update_card")) == [stale, fresh]
+    # Slack was asked in two rounds (the owners, then who stands behind them), neither in a transaction.
+    assert {user for user, _ in asked} == {"U0BILLING", "U0CFO", *ADMINS}
+    assert {connections for _, connections in asked} == {0}
+
+    sweep(db, MONDAY + timedelta(hours=48), deactivated={"U0BILLING"})
+    assert len(events_of(db, "reassigned")) == 2  # handed over once each
+
+
+def test_without_escalate_to_the_cx_leads_take_over(db: sessionmaker[Session]) -> None:
+    item_id = file(db, "ticket queue lost my ticket", MONDAY)  # support: a group, no escalate_to
+    with transaction(db) as session:
+        item = session.get(Item, item_id)
+        assert item is not None
+        lifecycle.reassign(
+            session=session,
+            item=item,
+            actor=admin(),
+            now=MONDAY,
+            to_area=None,
+            to_person="U0GONE",
+            triage=TRIAGE,
+        )
+    result = sweep(db, MONDAY + timedelta(hours=24), deactivated={"U0GONE", "U0ADMIN2"})
+    assert result.handed_over == 1
+    with db() as session:
+        item = session.get(Item, item_id)
+        assert item is not None and item.owner == "U0ADMIN1"  # the CX leads still reachable
+        assert card_extras(session=session, item=item).handed_over == HandedOver("U0GONE", "U0ADMIN1")
+    assert nag_dms(db) == [{"user": "U0ADMIN1", "items": [item_id]}]
+
+
+def test_deactivated_people_are_never_nagged_and_a_group_is_never_deactivated(
+    db: sessionmaker[Session],
+) -> None:
+    file(db, "ticket queue lost my ticket", MONDAY)  # group S0SUPPORT: U0SUP1 and U0SUP2
+    file(db, "the lobby is cold", MONDAY)  # a grey area: the CX leads
+    result = sweep(db, MONDAY + timedelta(hours=24), deactivated={"U0SUP1", "U0ADMIN1"})
+    assert result.handed_over == 0
+    assert sorted(dm["user"] for dm in nag_dms(db)) == ["U0ADMIN2", "U0SUP2"]
+    assert events_of(db, "reassigned") == []
+
+
+def test_an_owner_with_nobody_reachable_behind_them_keeps_their_items(
+    db: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    item_id = file(db, "refund problem", MONDAY)
+    with caplog.at_level("WARNING", logger="bot.jobs.handover"):
+        result = sweep(db, MONDAY + timedelta(hours=24), deactivated={"U0BILLING", "U0CFO", *ADMINS})
+    assert (result.handed_over, result.dms) == (0, 0)
+    assert [record.item_id for record in caplog.records] == [item_id]  # type: ignore[attr-defined]
+    assert events_of(db, "reassigned") == []
 
 
 def test_outside_working_hours_the_nag_waits(db: sessionmaker[Session]) -> None:

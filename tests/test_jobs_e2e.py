@@ -10,12 +10,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert, select
 
 from bot.jobs import schedule
 from bot.jobs.schedule import catch_up, digest_trigger, last_fire_time, make_scheduler
 from bot.settings import Settings
 from storage import jobs as job_queries
+from storage.db import transaction
+from storage.models import Event, Item, ItemKind, ItemStatus
+from storage.routes import route_by_area
 from tests.fake_slack import FakeSlack
+from tests.slack_limits import SlackLimits
 from tests.support import BotUnderTest, FakeClock, block_action, file_stale_alarm
 
 OWNER = "U0BILLING"
@@ -281,3 +286,93 @@ def test_a_job_killed_between_its_claim_and_its_work_still_runs_once(
     else:
         posted = nags(fake_slack, OWNER)
     assert len(posted) == 1
+
+
+# A deactivated owner, and many owners under Slack's limits --------------------------------------------------
+
+
+def card_updates(fake: FakeSlack) -> list[str]:
+    card = fake.calls_to("chat.postMessage")[0]
+    return [c.all_text() for c in fake.calls_to("chat.update") if c.args["ts"] == card.response["ts"]]
+
+
+def test_a_deactivated_owners_alarm_goes_to_escalate_to_and_so_do_its_nags(
+    bot: BotUnderTest, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    fake_slack.set_user(OWNER, tz="Europe/London", deleted=True)
+    fake_slack.set_user("U0CFO", tz="Europe/London")
+    file_alarms(bot, "refund one")
+    clock.advance(hours=24)
+    result = schedule.sweep(bot.runtime.deps)
+    bot.runtime.dispatcher.drain()
+    assert (result.handed_over, result.dms) == (1, 1)
+    [update] = card_updates(fake_slack)
+    assert "*Owner*\n<@U0CFO>" in update
+    assert len(nags(fake_slack, "U0CFO")) == 1
+    assert nags(fake_slack, OWNER) == []
+    with bot.runtime.deps.session_factory() as session:
+        [event] = session.scalars(select(Event).where(Event.kind == "reassigned")).all()
+    assert (event.actor, event.data["to_owner"], event.data["why"]) == ("cxbot", "U0CFO", "owner_deactivated")
+
+
+def test_the_card_says_why_its_owner_changed(
+    bot: BotUnderTest, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    fake_slack.set_user(OWNER, tz="Europe/London", deleted=True)
+    file_alarms(bot, "refund one")
+    clock.advance(hours=24)
+    schedule.sweep(bot.runtime.deps)
+    bot.runtime.dispatcher.drain()
+    [update] = card_updates(fake_slack)
+    assert f"Reassigned to <@U0CFO>: <@{OWNER}>'s Slack account is deactivated." in update
+
+
+def insert_stale_alarms(bot: BotUnderTest, owners: list[str], *, route: str) -> None:
+    at = bot.runtime.deps.clock() - timedelta(days=3)
+    with transaction(bot.runtime.deps.session_factory) as session:
+        found = route_by_area(session=session, area=route)
+        assert found is not None
+        rows = [
+            {
+                "kind": ItemKind.ALARM,
+                "status": ItemStatus.NEW,
+                "text": f"refund problem for {owner}",
+                "raiser_id": "U0RAISER",
+                "anonymous": False,
+                "route_id": found.id,
+                "area": found.area,
+                "grey_area": False,
+                "routed_by": "keywords",
+                "owner": owner,
+                "channel": found.channel,
+                "created_at": at,
+                "updated_at": at,
+            }
+            for owner in owners
+        ]
+        session.execute(insert(Item), rows)
+
+
+# What Slack is asked doesn't depend on the database; waiting out users.list's limit takes ~20 s.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_cold_sweep_over_2000_owners_asks_slack_15_times_at_most_under_its_limits(
+    bot: BotUnderTest, fake_slack: FakeSlack
+) -> None:
+    owners = [f"U0OWN{n:05d}" for n in range(2000)]
+    for owner in owners:
+        fake_slack.set_user(owner, tz="Europe/London")
+    fake_slack.set_usergroup("S0ONBOARD", ["U0OWN00001", "U0OWN00002"])
+    insert_stale_alarms(bot, owners, route="billing")
+    insert_stale_alarms(bot, ["S0ONBOARD"], route="onboarding")
+    fake_slack.limits = SlackLimits()  # from here on, Slack's rate limits apply
+
+    result = schedule.sweep(bot.runtime.deps)
+
+    assert (result.nagged_items, result.dms) == (2001, 2000)
+    directory = ("users.list", "users.info", "usergroups.users.list")
+    answered = [c for c in fake_slack.calls if c.method in directory and c.fault is None]
+    assert len(answered) <= 15
+    assert fake_slack.calls_to("users.info") == []
+    # users.list is Tier 2 (a burst of 5, then one every 3 s): some pages were refused with 429
+    # and asked again after Retry-After.
+    assert {c.fault for c in fake_slack.calls if c.method in directory} == {None, "http_429"}

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.items.sla import DEFAULT_POLICY, due_for_nag, shortest, stale_period
 from bot.jobs.nag import policies_by_route, run_nag_sweep
+from bot.slack.directory import Person
 from storage import jobs
 from storage.db import transaction
 from storage.items import OpenItem
@@ -231,7 +232,9 @@ def test_one_sweep_writes_escalations_before_dms_and_counts_each_nag(
         interval=timedelta(minutes=15),
         admins=ADMINS,
         members_of=lambda _group: frozenset(),
-        zone_of=lambda user: "Asia/Tokyo" if user == "U0TOKYO" else "Europe/London",
+        people_of=lambda users: {
+            user: Person(zone="Asia/Tokyo" if user == "U0TOKYO" else "Europe/London") for user in users
+        },
     )
 
     assert (result.nagged_items, result.dms, result.escalated, result.waiting_for_working_hours) == (
@@ -287,7 +290,7 @@ def test_a_sweep_with_nothing_due_writes_nothing(session_factory: sessionmaker[S
         interval=timedelta(minutes=15),
         admins=ADMINS,
         members_of=lambda _group: frozenset(),
-        zone_of=lambda _user: "UTC",
+        people_of=lambda users: {user: Person(zone="UTC") for user in users},
     )
     assert (result.ran, result.nagged_items, result.dms, result.escalated) == (True, 0, 0, 0)
     with session_factory() as session:

@@ -29,10 +29,19 @@ GREY_AREA_NOTE = (
 
 
 @dataclass(frozen=True)
+class HandedOver:
+    """cxbot gave the item to `to_owner` because `from_owner`'s Slack account is deactivated."""
+
+    from_owner: str
+    to_owner: str
+
+
+@dataclass(frozen=True)
 class CardExtras:
     """What the card shows beyond the item's own columns."""
 
     votes: int = 0
+    handed_over: HandedOver | None = None  # the latest reassignment, if cxbot made it
     # Lines the card shows in a box of their own, such as why it is in triage.
     notices: tuple[str, ...] = ()
 
@@ -51,7 +60,8 @@ def card_blocks(item: Item, extras: CardExtras = CardExtras()) -> list[Block]:
         blocks.append(_resolution(item))
     if extras.notices:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=notice) for notice in extras.notices]))
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line) for line in _context_lines(item)]))
+    lines = _context_lines(item, extras)
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line) for line in lines]))
     buttons = item_buttons(item, extras)
     if buttons:
         blocks.append(ActionsBlock(block_id=f"item_actions_{item.id}", elements=buttons))
@@ -115,7 +125,7 @@ def when(moment: datetime) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def _context_lines(item: Item) -> list[str]:
+def _context_lines(item: Item, extras: CardExtras) -> list[str]:
     times = [f"Raised {when(item.created_at)}"]
     if item.acknowledged_at:
         times.append(f"acknowledged {when(item.acknowledged_at)}")
@@ -125,6 +135,8 @@ def _context_lines(item: Item) -> list[str]:
     lines = [" · ".join(times)]
     if item.grey_area:
         lines.append(GREY_AREA_NOTE)
+    if extras.handed_over is not None and extras.handed_over.to_owner == item.owner:
+        lines.append(handed_over_note(extras.handed_over))
     if item.source_permalink:
         lines.append(f":link: Raised from <{item.source_permalink}|this message>")
     elif item.source_channel:
@@ -132,6 +144,14 @@ def _context_lines(item: Item) -> list[str]:
     if item.status in (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED):
         lines.append("Owner: reply in this thread to acknowledge.")
     return lines
+
+
+def handed_over_note(handed_over: HandedOver) -> str:
+    gone = [labels.mention(person) for person in handed_over.from_owner.split(",") if person]
+    whose = f"{gone[0]}'s Slack account is" if len(gone) == 1 else f"{', '.join(gone)}'s Slack accounts are"
+    return (
+        f":busts_in_silhouette: Reassigned to {labels.mentions(handed_over.to_owner)}: {whose} deactivated."
+    )
 
 
 def item_buttons(item: Item, extras: CardExtras = CardExtras()) -> list[InteractiveElement]:

@@ -1,9 +1,10 @@
 """An item's lifecycle: new → acknowledged → actioned or declined; also duplicate, reopened,
-withdrawn, reassigned. Every change checks permissions, appends an event with its actor and
-time, and queues what Slack must hear, all in the caller's transaction."""
+withdrawn, reassigned. Every change a person makes checks their permissions; every change appends
+an event with its actor and time, and queues what Slack must hear, all in the caller's transaction."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,13 @@ from storage.votes import add_vote, remove_vote
 
 CLOSED = (ItemStatus.ACTIONED, ItemStatus.DECLINED, ItemStatus.DUPLICATE)
 MAX_RESOLUTION_LENGTH = 3000
+CXBOT = "cxbot"  # the actor of changes no person made: the scheduled jobs'
+
+
+class HandOverReason(enum.StrEnum):
+    """Why cxbot itself reassigned an item (a reassigned event's `why`)."""
+
+    OWNER_DEACTIVATED = "owner_deactivated"
 
 
 class InvalidTransition(CxError):
@@ -243,22 +251,7 @@ def reassign(
         raise InvalidTransition("Pick an area or a person to hand it to.")
     if item.owner == before["owner"] and item.channel == before["channel"]:
         raise InvalidTransition(f"#{item.id} already belongs there.")
-    item.grey_area = False
-    item.status = ItemStatus.NEW
-    item.acknowledged_at = None
-    _restart_staleness(item)
-    _record(
-        session,
-        item,
-        "reassigned",
-        actor.user_id,
-        now,
-        from_owner=before["owner"],
-        to_owner=item.owner,
-        from_area=before["area"],
-        to_area=item.area,
-        from_grey_area=before["grey_area"],
-    )
+    _new_for_its_owner(session, item, before, actor.user_id, now)
     if item.channel != before["channel"]:
         item.card_ts = None
         if old_card[1]:
@@ -270,6 +263,40 @@ def reassign(
         _queue(session, item, OutboxKind.DM_OWNER, now, by=actor.user_id)
     where = f"*{item.area}*" if to_area else f"<@{item.owner}>"
     return Change(item.id, f"Reassigned #{item.id} to {where}.")
+
+
+def hand_over(*, session: Session, item: Item, to_owner: str, now: datetime, why: HandOverReason) -> None:
+    """Reassign an open item with no person behind it (the nag sweep, say): it keeps its area and
+    channel, goes to `to_owner` (a user, a user group, or several users, comma-separated), new again
+    for them, and its card is updated; the event says why, and so does the card."""
+    before = {"owner": item.owner, "area": item.area, "channel": item.channel, "grey_area": item.grey_area}
+    item.owner = to_owner
+    _new_for_its_owner(session, item, before, CXBOT, now, why=why.value)
+    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+
+
+def _new_for_its_owner(
+    session: Session, item: Item, before: dict[str, Any], actor_id: str, now: datetime, **why: str
+) -> None:
+    """What every reassignment does: the item is new again for its new owner, and says where it
+    came from."""
+    item.grey_area = False
+    item.status = ItemStatus.NEW
+    item.acknowledged_at = None
+    _restart_staleness(item)
+    _record(
+        session,
+        item,
+        "reassigned",
+        actor_id,
+        now,
+        from_owner=before["owner"],
+        to_owner=item.owner,
+        from_area=before["area"],
+        to_area=item.area,
+        from_grey_area=before["grey_area"],
+        **why,
+    )
 
 
 def comment(*, session: Session, item: Item, actor: Actor, now: datetime, text: str, ts: str) -> None:

@@ -1,17 +1,19 @@
 """The nag sweep: one DM per owner listing their stale items, within their working hours, and an
-escalation after 3 unanswered nags. Runs once per period, whichever replica gets there first."""
+escalation after 3 unanswered nags; the open items of an owner whose Slack account is deactivated
+go to the route's escalate_to, else the CX leads. Runs once per period, whichever replica gets
+there first."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.items.lifecycle import CXBOT
 from bot.items.permissions import MembersOf
 from bot.items.sla import (
     DEFAULT_POLICY,
@@ -21,18 +23,21 @@ from bot.items.sla import (
     in_working_hours,
     shortest,
 )
+from bot.jobs.handover import fallback, hand_over_from_deactivated, reachable_fallback
+from bot.jobs.people import SweepPeople, people_in, recipients
 from bot.outbox.kinds import OutboxKind
 from bot.outbox.messages import outgoing
+from bot.slack.directory import PeopleOf
+from bot.slack.ids import is_user
 from storage import jobs
 from storage.db import transaction
 from storage.items import OpenItem, add_events
-from storage.models import Item, Route
+from storage.models import Route
 from storage.outbox import NewMessage, enqueue_many
 
 log = logging.getLogger(__name__)
 
 JOB = "nag"
-ZoneOf = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class SweepResult:
     dms: int = 0
     escalated: int = 0
     waiting_for_working_hours: int = 0
+    handed_over: int = 0  # items whose owner is deactivated, handed to escalate_to or the CX leads
 
 
 def period_of(at: datetime, interval: timedelta) -> str:
@@ -61,16 +67,6 @@ def policies_by_route(routes: dict[int, Route]) -> dict[int | None, StalePolicy]
     return policies
 
 
-def recipients(item: Item | OpenItem, *, admins: tuple[str, ...], members_of: MembersOf) -> list[str]:
-    """Who is nagged: the owner; each member of an owner group; the CX leads for grey areas."""
-    if item.grey_area:
-        return list(admins)
-    people: list[str] = []
-    for owner in item.owner.split(","):
-        people += sorted(members_of(owner)) if owner.startswith("S") else [owner]
-    return list(dict.fromkeys(people))
-
-
 def run_nag_sweep(
     session_factory: sessionmaker[Session],
     *,
@@ -79,14 +75,15 @@ def run_nag_sweep(
     interval: timedelta,
     admins: tuple[str, ...],
     members_of: MembersOf,
-    zone_of: ZoneOf,
+    people_of: PeopleOf,
 ) -> SweepResult:
     """Sweep as if the time were `at` (staleness, working hours); queue messages as of `now`.
 
-    Who is in an owner group and what time zone each person is in are Slack's to say. They are
-    asked in between two database visits, never with a transaction open: a read finds what is
-    due and so whom to ask; then the transaction that queues the nags reads those items again
-    (anything acted on meanwhile drops out) and uses the answers."""
+    Who is in an owner group, what time zone each person is in and whether their account is
+    deactivated are Slack's to say. They are asked in between two database visits, never with a
+    transaction open: a read finds what is due and who owns open items, and so whom to ask; then
+    the transaction hands the items of deactivated owners over, reads the due items again
+    (anything acted on meanwhile drops out) and queues the nags, using the answers."""
     period = period_of(at, interval)
     with session_factory() as session:
         if jobs.already_ran(session=session, job=JOB, period=period):
@@ -94,62 +91,64 @@ def run_nag_sweep(
             return SweepResult(ran=False, period=period)
         routes = jobs.routes_by_id(session=session)
         found = _due(session, routes, at=at)
-    people = _People.look_up(found, admins=admins, members_of=members_of, zone_of=zone_of)
+        owners = jobs.open_owners(session=session)
+    people = _look_up(found, owners, routes, admins=admins, members_of=members_of, people_of=people_of)
     with transaction(session_factory) as session:
         # The claim commits with the nags it queues, or neither does.
         if not jobs.claim_period(session=session, job=JOB, period=period, now=now):
             log.info("nag sweep for %s ran meanwhile elsewhere; skipping", period)
             return SweepResult(ran=False, period=period)
-        due = _due(session, routes, at=at, among=[item.id for item in found])
+        handed = hand_over_from_deactivated(
+            session,
+            owners=sorted({owner for owner, _ in owners if people.gone(owner)}),
+            routes=routes,
+            admins=admins,
+            is_deactivated=people.is_deactivated,
+            now=now,
+        )
+        due = _due(session, routes, at=at, among=[item.id for item in found] + handed)
         result = _sweep(session, due, routes, at=at, now=now, period=period, admins=admins, people=people)
+        result = replace(result, handed_over=len(handed))
         jobs.record_summary(session=session, job=JOB, period=period, summary=result.__dict__)
     log.info(
-        "nag sweep %s: %d items nagged in %d DMs, %d escalated, %d waiting for working hours",
+        "nag sweep %s: %d items nagged in %d DMs, %d escalated, %d waiting for working hours, "
+        "%d handed over from deactivated owners",
         period,
         result.nagged_items,
         result.dms,
         result.escalated,
         result.waiting_for_working_hours,
+        result.handed_over,
     )
     return result
 
 
-@dataclass(frozen=True)
-class _People:
-    """Slack's answers for one sweep: the members of each owner group, and each person's zone.
-    Someone the first read didn't find (an item reassigned meanwhile) is asked when met."""
+def _look_up(
+    due: list[OpenItem],
+    owners: list[tuple[str, int | None]],
+    routes: dict[int, Route],
+    *,
+    admins: tuple[str, ...],
+    members_of: MembersOf,
+    people_of: PeopleOf,
+) -> SweepPeople:
+    """Everyone the sweep may meet, asked in bulk: whoever is nagged, and every owner of an open
+    item; then, if an owner is deactivated or an item escalates, whoever stands behind them."""
+    people = SweepPeople(members_of=members_of, people_of=people_of)
+    nagged = {
+        who for item in due for who in recipients(item, admins=admins, members_of=people.members_of_group)
+    }
+    people.learn(nagged | {who for owner, _ in owners for who in people_in(owner)})
+    behind = {route_id for owner, route_id in owners if people.gone(owner)}
+    behind |= {item.route_id for item in due if _escalates(item)}
+    if behind:
+        escalate_to = [routes[r].escalate_to or "" for r in behind if r is not None and r in routes]
+        people.learn(who for who in [*escalate_to, *admins] if is_user(who))
+    return people
 
-    members: dict[str, frozenset[str]]
-    zones: dict[str, str]
-    members_of: MembersOf
-    zone_of: ZoneOf
 
-    @classmethod
-    def look_up(
-        cls, due: list[OpenItem], *, admins: tuple[str, ...], members_of: MembersOf, zone_of: ZoneOf
-    ) -> _People:
-        members: dict[str, frozenset[str]] = {}
-
-        def ask_once(group: str) -> frozenset[str]:
-            if group not in members:
-                members[group] = members_of(group)
-            return members[group]
-
-        people = {person for item in due for person in recipients(item, admins=admins, members_of=ask_once)}
-        return cls(
-            members=members,
-            zones={person: zone_of(person) for person in sorted(people)},
-            members_of=members_of,
-            zone_of=zone_of,
-        )
-
-    def members_of_group(self, group: str) -> frozenset[str]:
-        known = self.members.get(group)
-        return known if known is not None else self.members_of(group)
-
-    def zone_of_person(self, person: str) -> str:
-        known = self.zones.get(person)
-        return known if known is not None else self.zone_of(person)
+def _escalates(item: OpenItem) -> bool:
+    return item.nag_count >= NAGS_BEFORE_ESCALATION and item.escalated_at is None
 
 
 def _due(
@@ -180,19 +179,18 @@ def _sweep(
     now: datetime,
     period: str,
     admins: tuple[str, ...],
-    people: _People,
+    people: SweepPeople,
 ) -> SweepResult:
     """Writes in one statement per table (and per distinct nag count): queued messages get ids in
     the order they were queued, escalations (an ESCALATE then a THREAD_NOTE per item) before the
     DMs, as each item's messages go out in id order."""
-    escalated = [
-        item for item in due if item.nag_count >= NAGS_BEFORE_ESCALATION and item.escalated_at is None
-    ]
+    escalated = [item for item in due if _escalates(item)]
     messages: list[NewMessage] = []
     events: list[tuple[int, str, dict[str, Any]]] = []
     for item in escalated:
         route = routes.get(item.route_id) if item.route_id is not None else None
-        to = [route.escalate_to] if route is not None and route.escalate_to else list(admins)
+        reachable = reachable_fallback(route, admins=admins, is_deactivated=people.is_deactivated)
+        to = reachable or fallback(route, admins=admins)
         events.append((item.id, "escalated", {"to": to, "nags": item.nag_count}))
         payload = {"to": to, "nags": item.nag_count}
         messages.append(outgoing(OutboxKind.ESCALATE, payload, item_id=item.id, to=to[0] if to else None))
@@ -202,10 +200,11 @@ def _sweep(
     by_person: dict[str, list[OpenItem]] = defaultdict(list)
     for item in due:
         for person in recipients(item, admins=admins, members_of=people.members_of_group):
-            by_person[person].append(item)
+            if not people.is_deactivated(person):
+                by_person[person].append(item)
     nagged: dict[int, list[str]] = defaultdict(list)
     for person, items in by_person.items():
-        if not in_working_hours(at, people.zone_of_person(person)):
+        if not in_working_hours(at, people.zone_of(person)):
             continue
         nag = {"user": person, "items": [i.id for i in items]}
         messages.append(outgoing(OutboxKind.DM_NAG, nag, item_id=None, to=person))
@@ -215,7 +214,7 @@ def _sweep(
     events += [(item_id, "nagged", {"period": period, "count": count}) for item_id, count in counts.items()]
     jobs.mark_escalated(session=session, ids=[item.id for item in escalated], at=at)
     jobs.mark_nagged(session=session, counts=counts, at=at)
-    add_events(session=session, events=events, actor="cxbot", at=at)
+    add_events(session=session, events=events, actor=CXBOT, at=at)
     enqueue_many(session=session, messages=messages, now=now)
     return SweepResult(
         ran=True,

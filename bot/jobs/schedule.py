@@ -37,7 +37,7 @@ def sweep(deps: Deps, *, at: datetime | None = None) -> SweepResult:
         interval=timedelta(minutes=deps.settings.nag_interval_minutes),
         admins=deps.settings.admins,
         members_of=deps.members_of,
-        zone_of=deps.zone_of,
+        people_of=deps.people_of,
     )
     _ran("nag", ran=result.ran, started=started)
     deps.wake_outbox()

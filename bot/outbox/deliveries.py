@@ -29,6 +29,7 @@ from bot.blocks.notices import (
 )
 from bot.blocks.replies import Reply, confirmation
 from bot.clock import Clock, system_clock
+from bot.items.cards import REROUTED, card_extras
 from bot.outbox.kinds import OutboxKind, RaiserNews
 from bot.outbox.messages import outgoing
 from bot.outbox.slack_calls import (
@@ -45,12 +46,10 @@ from storage.items import (
     credited_duplicate_raisers,
     events_since,
     get_item,
-    last_event_data,
     open_items_among,
 )
 from storage.models import Item, OutboxMessage
 from storage.outbox import card_was_refused, enqueue
-from storage.votes import vote_count
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,6 @@ _RECONCILE_SLACK_SECONDS = 5.0
 _RECONCILE_MAX_PAGES = 10
 # Slack's answers to chat.postMessage that mean a route's channel can't take cards.
 CHANNEL_PROBLEMS = frozenset({"is_archived", "channel_not_found", "not_in_channel"})
-REROUTED = "card_rerouted"
 LEADS_TOLD_EVERY = timedelta(days=1)
 # How many confirmations posted by response_url a process remembers (see DeliveryContext).
 _REMEMBERED_CONFIRMATIONS = 10_000
@@ -475,16 +473,7 @@ def _permalink(ctx: DeliveryContext, channel: str, ts: str) -> str | None:
 def _load_card(ctx: DeliveryContext, message: OutboxMessage) -> tuple[Item, CardExtras]:
     item = _load_item(ctx, message)
     with ctx.session_factory() as session:
-        votes = vote_count(session=session, item_id=item.id)
-        rerouted = last_event_data(session=session, item_id=item.id, kind=REROUTED)
-    notices: tuple[str, ...] = ()
-    if rerouted is not None and item.channel == ctx.triage_channel:
-        notices = (
-            channel_problem_notice(
-                channel=str(rerouted["channel"]), area=rerouted.get("area"), problem=str(rerouted["problem"])
-            ),
-        )
-    return item, CardExtras(votes=votes, notices=notices)
+        return item, card_extras(session=session, item=item, triage_channel=ctx.triage_channel)
 
 
 def _load_item(ctx: DeliveryContext, message: OutboxMessage) -> Item:
