@@ -222,7 +222,7 @@ def test_a_deactivated_owners_items_go_to_escalate_to_and_so_do_the_nags(db: ses
     with db() as session:
         items = [session.get(Item, item_id) for item_id in (stale, fresh)]
         assert [(item.owner, item.status) for item in items if item] == [("U0CFO", "new")] * 2
-        extras = card_extras(session=session, item=items[0])  # type: ignore[arg-type]
+        extras = card_extras(session=session, item=items[0], triage_channel=TRIAGE)  # type: ignore[arg-type]
     assert extras.handed_over == HandedOver(from_owner="U0BILLING", to_owner="U0CFO")
     [handed, _] = events_of(db, "reassigned")
     assert (handed.item_id, handed.actor, handed.data) == (
@@ -265,7 +265,9 @@ def test_without_escalate_to_the_cx_leads_take_over(db: sessionmaker[Session]) -
     with db() as session:
         item = session.get(Item, item_id)
         assert item is not None and item.owner == "U0ADMIN1"  # the CX leads still reachable
-        assert card_extras(session=session, item=item).handed_over == HandedOver("U0GONE", "U0ADMIN1")
+        assert card_extras(session=session, item=item, triage_channel=TRIAGE).handed_over == HandedOver(
+            "U0GONE", "U0ADMIN1"
+        )
     assert nag_dms(db) == [{"user": "U0ADMIN1", "items": [item_id]}]
 
 
