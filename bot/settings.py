@@ -47,6 +47,8 @@ class Settings:
     outbox_lease_seconds: int = 120
     # chat.postMessage calls a minute across the workspace; Slack doesn't publish its figure.
     slack_posts_per_minute: int = 600
+    # "Me too": this many joining one alarm within an hour make it a storm (bot/items/metoo.py).
+    storm_joiners: int = 5
     # Pace calls to Slack's rate limits (bot/outbox/pacing.py). Off only in tests that check
     # something else against a fake Slack that doesn't limit.
     slack_pacing: bool = True
@@ -87,6 +89,7 @@ def load_settings(env: Mapping[str, str], *, need_slack: bool, http: bool = Fals
             "CX_OUTBOX_MAX_BACKOFF_SECONDS", default=300, low=1, high=3600
         ),
         outbox_lease_seconds=reader.whole_number("CX_OUTBOX_LEASE_SECONDS", default=120, low=5, high=3600),
+        storm_joiners=reader.whole_number("CX_STORM_JOINERS", default=5, low=2, high=10_000),
         slack_posts_per_minute=reader.whole_number(
             "CX_SLACK_POSTS_PER_MINUTE", default=600, low=10, high=100_000
         ),

@@ -20,7 +20,7 @@ from bot.blocks.dialogs import (
     selected,
     typed_text,
 )
-from bot.blocks.ids import Callback, CreditAction, Field, ItemAction, MoreOption
+from bot.blocks.ids import Callback, CreditAction, Field, ItemAction, MeTooAction, MoreOption
 from bot.deps import Deps
 from bot.errors import CxError
 from bot.home.build import refresh_home
@@ -39,6 +39,8 @@ def register(app: App, deps: Deps) -> None:
     app.action(ItemAction.REOPEN)(_change_button(deps, _reopen))
     app.action(ItemAction.SNOOZE)(_change_button(deps, _snooze, always_tell=True))
     app.action(ItemAction.UPVOTE)(_vote_button(deps))
+    app.action(ItemAction.ME_TOO)(_me_too_button(deps))
+    app.action(MeTooAction.JOIN_INSTEAD)(_join_instead_button(deps))
     app.action(ItemAction.MARK_ACTIONED)(
         _dialog_button(deps, "mark it actioned", lambda d, i: actioned_modal(i))
     )
@@ -121,6 +123,39 @@ def _vote_button(deps: Deps) -> Any:
         _after(deps, body, client, change, quiet=False)
 
     return on_vote
+
+
+def _me_too_button(deps: Deps) -> Any:
+    def on_me_too(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        via = "home" if from_app_home(body) else "card"
+        try:
+            change = flows.me_too(deps, item_id=_item_id(action), user_id=user_of(body), via=via)
+        except CxError as error:
+            tell(body, client, error.user_message)
+            return
+        _after(deps, body, client, change, quiet=False)
+
+    return on_me_too
+
+
+def _join_instead_button(deps: Deps) -> Any:
+    def on_join(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        filed, _, target = str(action.get("value") or "").partition(":")
+        filed_id, target_id = item_number(filed), item_number(target)
+        if filed_id is None or target_id is None:
+            tell(body, client, "That button doesn't point at an item any more.")
+            return
+        try:
+            change = flows.join_instead(deps, filed_id=filed_id, target_id=target_id, user_id=user_of(body))
+        except CxError as error:
+            tell(body, client, error.user_message)
+            return
+        if change is not None:
+            tell(body, client, change.summary)
+
+    return on_join
 
 
 def _reassign_view(deps: Deps, item: Item) -> Any:

@@ -250,6 +250,21 @@ class Vote(Base):
     at: Mapped[datetime]
 
 
+class CoRaiser(Base):
+    """Someone who raised the same problem as an item's raiser ("me too"): they hear what its
+    owner does, as the raiser does, and share its credit (anonymous ones only with consent)."""
+
+    __tablename__ = "co_raisers"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    via: Mapped[str] = mapped_column(String(16))  # filing, card, home, duplicate
+    joined_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_co_raisers_item_id_joined_at", "item_id", "joined_at"),)
+
+
 class JobRun(Base):
     """One run of a scheduled job for one period: the row is the claim, so across replicas and
     repeated `cxbot jobs run --at` each period runs once."""

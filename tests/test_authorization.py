@@ -21,7 +21,7 @@ from slack_bolt import App
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.blocks.ids import Callback, CreditAction, ItemAction, MoreOption
+from bot.blocks.ids import Callback, CreditAction, ItemAction, MeTooAction, MoreOption
 from bot.deps import Deps
 from bot.items import flows, lifecycle
 from bot.items.permissions import Actor
@@ -67,6 +67,8 @@ MATRIX: dict[str, tuple[V, V, V, V, V]] = {
     "action:item_reopen":                   (Y, Y, Y, N, N),
     "action:item_snooze":                   (Y, Y, Y, N, N),
     "action:item_upvote":                   (Y, Y, Y, Y, Y),  # one vote each, whatever the title
+    "action:item_me_too":                   (Y, Y, Y, N, Y),  # anyone but its raiser joins an alarm
+    "action:metoo_join_instead":            (N, N, N, Y, N),  # the raiser folds theirs into another
     "action:credit_me":                     (N, N, N, Y, N),  # the anonymous raiser's choice
     "action:stay_anonymous":                (N, N, N, Y, N),
     "view:cx_mark_actioned":                (Y, Y, Y, N, N),
@@ -261,10 +263,12 @@ class World:
         flows.change_item(deps, item_id=item_id, user_id=ADMIN, key=None, apply=apply)
 
     # Sending ----------------------------------------------------------------------------------------
-    def click(self, case: Case, action_id: str, option: str | None = None) -> HttpAnswer:
+    def click(
+        self, case: Case, action_id: str, option: str | None = None, value: str | None = None
+    ) -> HttpAnswer:
         payload = block_action(
             action_id=action_id,
-            value="" if option else str(case.item_id),
+            value=value if value is not None else "" if option else str(case.item_id),
             user=case.user,
             response_url=self.fake.response_url(case.reply_to),
             channel="D0RAISER" if action_id in set(CreditAction) else "C0BILLING",
@@ -346,6 +350,12 @@ def filed(kind: ItemKind) -> Effect:
 def voted(world: World, case: Case) -> None:
     assert case.after is not None and case.item_id is not None
     assert (case.item_id, case.user) in case.after.votes
+
+
+def co_raised(world: World, case: Case) -> None:
+    assert case.before is not None and case.after is not None and case.item_id is not None
+    new = case.after.events[len(case.before.events) :]
+    assert (case.item_id, "co_raised", case.user) in new, f"no co_raised event by {case.user}: {new}"
 
 
 def credit(state: CreditState) -> Effect:
@@ -466,6 +476,14 @@ SCENARIOS: dict[str, Scenario] = {
     "action:item_snooze": Scenario(lambda w, c: w.click(c, ItemAction.SNOOZE), snoozed, surfaces=BUTTON),
     "action:item_upvote": Scenario(
         lambda w, c: w.click(c, ItemAction.UPVOTE), voted, item="idea", surfaces=BUTTON
+    ),
+    "action:item_me_too": Scenario(
+        lambda w, c: w.click(c, ItemAction.ME_TOO), co_raised, says="You raised", surfaces=BUTTON
+    ),
+    "action:metoo_join_instead": Scenario(
+        lambda w, c: w.click(c, MeTooAction.JOIN_INSTEAD, value=f"{c.item_id}:{w.original}"),
+        duplicate_of_original,
+        says="Only the person who raised",
     ),
     "action:credit_me": Scenario(
         lambda w, c: w.click(c, CreditAction.CREDIT_ME),

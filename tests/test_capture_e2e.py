@@ -71,6 +71,7 @@ def test_alarm_with_text_is_filed_routed_posted_and_confirmed(
         "Mark actioned",
         "Decline",
         "Reassign",
+        ":raised_hand: Me too",
     ]
     assert item.card_ts == fake_slack.calls_to("chat.postMessage")[0].response["ts"]
 

@@ -42,6 +42,7 @@ class CardExtras:
 
     votes: int = 0
     handed_over: HandedOver | None = None  # the latest reassignment, if cxbot made it
+    co_raisers: int = 0  # people who said "me too"
     # Lines the card shows in a box of their own, such as why it is in triage.
     notices: tuple[str, ...] = ()
 
@@ -54,7 +55,7 @@ def card_blocks(item: Item, extras: CardExtras = CardExtras()) -> list[Block]:
                 text=shown(item.text, SECTION_TEXT_LIMIT, item_number=item.id), verbatim=True
             )
         ),
-        SectionBlock(fields=_fields(item)),
+        SectionBlock(fields=_fields(item, extras)),
     ]
     if item.resolution:
         blocks.append(_resolution(item))
@@ -86,8 +87,10 @@ def _title(item: Item) -> str:
     return title
 
 
-def _fields(item: Item) -> list[MarkdownTextObject]:
+def _fields(item: Item, extras: CardExtras) -> list[MarkdownTextObject]:
     raiser = "Anonymous" if item.anonymous else labels.mention(item.raiser_id)
+    if extras.co_raisers:
+        raiser += f" and {extras.co_raisers} other{'s' if extras.co_raisers != 1 else ''}"
     pairs = [
         ("Area", item.area or "Grey area (none fits)"),
         ("Journey stage", labels.STAGE[item.journey_stage] if item.journey_stage else "Not given"),
@@ -168,6 +171,8 @@ def item_buttons(item: Item, extras: CardExtras = CardExtras()) -> list[Interact
         ]
     if item.status in (ItemStatus.ACTIONED, ItemStatus.DECLINED, ItemStatus.DUPLICATE):
         buttons.append(_button("Reopen", ItemAction.REOPEN, value))
+    if item.kind is ItemKind.ALARM and item.status in (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED):
+        buttons.append(_button(":raised_hand: Me too", ItemAction.ME_TOO, value))
     if item.kind is ItemKind.IDEA and item.status is not ItemStatus.WITHDRAWN:
         buttons.append(_button(f":thumbsup: Upvote · {extras.votes}", ItemAction.UPVOTE, value))
     if item.status in (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED):

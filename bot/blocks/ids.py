@@ -14,6 +14,13 @@ class ItemAction(enum.StrEnum):
     UPVOTE = "item_upvote"
     MORE = "item_more"
     SNOOZE = "item_snooze"
+    ME_TOO = "item_me_too"
+
+
+class MeTooAction(enum.StrEnum):
+    """A button in a raiser's confirmation; its value is `<just filed>:<item to join>`."""
+
+    JOIN_INSTEAD = "metoo_join_instead"
 
 
 class MoreOption(enum.StrEnum):

@@ -35,9 +35,19 @@ def _quote(text: str, limit: int = SECTION_TEXT_LIMIT - 400) -> str:
 
 
 def raiser_news(
-    item: Item, news: RaiserNews, *, by: str, text: str | None, original: int | None, permalink: str | None
+    item: Item,
+    news: RaiserNews,
+    *,
+    by: str,
+    text: str | None,
+    original: int | None,
+    permalink: str | None,
+    co_raiser: bool = False,
+    anonymous: bool | None = None,
 ) -> Reply:
-    subject = f"your {_noun(item)} *#{item.id}* (“{preview(item.text, 80)}”)"
+    """News for the item's raiser, or (`co_raiser`) for someone who said "me too" to it."""
+    whose = f"the {_noun(item)} you raised too," if co_raiser else f"your {_noun(item)}"
+    subject = f"{whose} *#{item.id}* (“{preview(item.text, 80)}”)"
     owner = labels.mention(by)
     if news is RaiserNews.ACKNOWLEDGED:
         head = f":eyes: {owner} acknowledged {subject} and is looking into it."
@@ -57,9 +67,9 @@ def raiser_news(
     else:
         head = f":arrows_counterclockwise: {owner} reopened {subject}."
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head + _link(permalink)))]
-    if item.anonymous:
+    if item.anonymous if anonymous is None else anonymous:
         blocks.append(_context(":see_no_evil: You raised this anonymously; only you get these messages."))
-    return Reply(text=f"News on your {_noun(item)} #{item.id}", blocks=blocks)
+    return Reply(text=f"News on {whose.rstrip(',')} #{item.id}", blocks=blocks)
 
 
 def owner_notice(item: Item, *, by: str, permalink: str | None) -> Reply:
@@ -72,6 +82,23 @@ def owner_notice(item: Item, *, by: str, permalink: str | None) -> Reply:
         blocks=[
             SectionBlock(text=MarkdownTextObject(text=head)),
             _context("Acknowledge it with the button on its card, or by replying in its thread."),
+        ],
+    )
+
+
+def storm_notice(item: Item, *, joined: int, permalink: str | None) -> Reply:
+    """One DM to the owner when many people join one alarm within an hour."""
+    severity = labels.SEVERITY[item.severity] if item.severity else "raised"
+    head = (
+        f":cyclone: *{joined} people* said “me too” to {labels.KIND[item.kind]} *#{item.id}* within "
+        f"the hour: “{preview(item.text, 200)}”. Its severity is now *{severity}*."
+        f"{_link(permalink, 'Open it')}"
+    )
+    return Reply(
+        text=f"{labels.KIND[item.kind]} #{item.id}: {joined} people raised it within the hour",
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=head)),
+            _context("They all hear what you do with it. Acknowledge it so they know someone has it."),
         ],
     )
 

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 
 from bot.blocks import labels
+from bot.blocks.ids import MeTooAction
 from bot.blocks.text import preview
 from storage.models import Item, ItemKind
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An open item that reads like one just filed: its raiser may join it instead ("me too")."""
+
+    item_id: int
+    text: str
+    area: str | None
+    raised_by: int  # people: its raiser and its co-raisers
 
 
 @dataclass(frozen=True)
@@ -33,7 +52,9 @@ def saving_slowly() -> Reply:
     )
 
 
-def confirmation(item: Item, *, permalink: str | None, card_failed: bool = False) -> Reply:
+def confirmation(
+    item: Item, *, permalink: str | None, card_failed: bool = False, suggestions: Sequence[Suggestion] = ()
+) -> Reply:
     noun = "alarm" if item.kind is ItemKind.ALARM else "idea"
     if card_failed:
         headline = (
@@ -66,13 +87,47 @@ def confirmation(item: Item, *, permalink: str | None, card_failed: bool = False
     notes = ["You'll hear from me when its owner acts on it."]
     if item.anonymous:
         notes.insert(0, ":see_no_evil: Filed anonymously: your name isn't shown anywhere.")
-    return Reply(
-        text=f"Your {noun} is filed as #{item.id}.",
-        blocks=[
-            SectionBlock(text=MarkdownTextObject(text=headline)),
-            ContextBlock(elements=[MarkdownTextObject(text=note) for note in notes]),
-        ],
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=headline)),
+        ContextBlock(elements=[MarkdownTextObject(text=note) for note in notes]),
+    ]
+    if suggestions:
+        blocks += _suggested(item, suggestions)
+    return Reply(text=f"Your {noun} is filed as #{item.id}.", blocks=blocks)
+
+
+def _suggested(item: Item, suggestions: Sequence[Suggestion]) -> list[Block]:
+    """Open items that read like this one, each with a button to join it instead."""
+    noun = "alarms" if item.kind is ItemKind.ALARM else "ideas"
+    blocks: list[Block] = [
+        DividerBlock(),
+        SectionBlock(text=MarkdownTextObject(text=f"*Already raised?* These open {noun} read alike:")),
+    ]
+    for suggestion in suggestions:
+        people = f"{suggestion.raised_by} {'person' if suggestion.raised_by == 1 else 'people'}"
+        where = suggestion.area or "a grey area"
+        line = f"*#{suggestion.item_id}* “{preview(suggestion.text, 120)}”\n{where} · raised by {people}"
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=line, verbatim=True),
+                accessory=ButtonElement(
+                    text=f"Me too: join #{suggestion.item_id}",
+                    action_id=MeTooAction.JOIN_INSTEAD,
+                    value=f"{item.id}:{suggestion.item_id}",
+                ),
+            )
+        )
+    blocks.append(
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"Joining folds #{item.id} into that one: you hear what its owner does and share "
+                    "its credit. Not the same? Nothing to do: yours stays as it is."
+                )
+            ]
+        )
     )
+    return blocks
 
 
 def usage(command: str, *, unknown: str | None = None) -> Reply:

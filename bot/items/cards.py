@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from bot.blocks.card import CardExtras, HandedOver
 from bot.blocks.notices import channel_problem_notice
 from bot.items.lifecycle import HandOverReason
+from storage.co_raisers import co_raiser_count
 from storage.items import last_event_data
 from storage.models import Item
 from storage.votes import vote_count
@@ -19,6 +20,7 @@ REROUTED = "card_rerouted"
 def card_extras(*, session: Session, item: Item, triage_channel: str) -> CardExtras:
     return CardExtras(
         votes=vote_count(session=session, item_id=item.id),
+        co_raisers=co_raiser_count(session=session, item_id=item.id),
         handed_over=handed_over(session=session, item=item),
         notices=rerouted(session=session, item=item, triage_channel=triage_channel),
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.deps import Deps
 from bot.errors import CxError
-from bot.items import lifecycle
+from bot.items import lifecycle, metoo
 from bot.items.lifecycle import Change
 from bot.items.permissions import Actor, require_manager
 from storage import requests
@@ -94,3 +94,36 @@ def vote(deps: Deps, *, item_id: int, user_id: str) -> Change | None:
         return Change(item.id, f"Upvoted #{item.id}." if voted else f"Took back your vote on #{item.id}.")
 
     return change_item(deps, item_id=item_id, user_id=user_id, key=None, apply=apply)
+
+
+def me_too(deps: Deps, *, item_id: int, user_id: str, via: str) -> Change | None:
+    """Someone says "me too" to an open item, from its card or App Home."""
+    now = deps.clock()
+
+    def apply(session: Session, item: Item, who: Actor) -> Change:
+        return metoo.join(
+            session=session, item=item, actor=who, now=now, via=via, storm_joiners=deps.settings.storm_joiners
+        )
+
+    return change_item(deps, item_id=item_id, user_id=user_id, key=None, apply=apply)
+
+
+def join_instead(deps: Deps, *, filed_id: int, target_id: int, user_id: str) -> Change | None:
+    """The raiser of a just-filed item joins a similar open one instead (their confirmation's
+    suggestion): the just-filed item folds into it."""
+    now = deps.clock()
+
+    def apply(session: Session, item: Item, who: Actor) -> Change:
+        target = item_for_update(session=session, item_id=target_id)
+        if target is None:
+            raise ItemNotFound(f"I can't find item #{target_id}.")
+        return metoo.join_instead(
+            session=session,
+            item=item,
+            target=target,
+            actor=who,
+            now=now,
+            storm_joiners=deps.settings.storm_joiners,
+        )
+
+    return change_item(deps, item_id=filed_id, user_id=user_id, key=None, apply=apply)

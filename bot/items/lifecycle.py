@@ -19,6 +19,7 @@ from bot.outbox.messages import KUDOS, outgoing
 from bot.routing.rules import Triage
 from bot.slack.ids import is_owner
 from storage import routes as route_queries
+from storage.co_raisers import add_co_raiser, co_raisers_of
 from storage.models import OPEN_STATUSES, CreditState, Event, Item, ItemKind, ItemStatus
 from storage.outbox import enqueue
 from storage.votes import add_vote, remove_vote
@@ -53,14 +54,18 @@ def _restart_staleness(item: Item) -> None:
     item.escalated_at = None
 
 
-def _record(session: Session, item: Item, kind: str, actor: str, now: datetime, **data: Any) -> None:
+def record(session: Session, item: Item, kind: str, actor: str, now: datetime, **data: Any) -> None:
     item.updated_at = now
     session.add(Event(item_id=item.id, kind=kind, actor=actor, at=now, data=data))
 
 
-def _queue(session: Session, item: Item, kind: OutboxKind, now: datetime, **payload: Any) -> None:
-    to = _destination(item, kind)
-    enqueue(session=session, message=outgoing(kind, payload, item_id=item.id, to=to), now=now)
+def queue(
+    session: Session, item: Item, kind: OutboxKind, now: datetime, *, to: str | None = None, **payload: Any
+) -> None:
+    """Queue a message about the item; `to` is whom it goes to if not the kind's usual person."""
+    destination = to or _destination(item, kind)
+    message = outgoing(kind, payload, item_id=item.id, to=destination)
+    enqueue(session=session, message=message, now=now)
 
 
 def _destination(item: Item, kind: OutboxKind) -> str | None:
@@ -75,7 +80,12 @@ def _destination(item: Item, kind: OutboxKind) -> str | None:
 
 
 def _tell_raiser(session: Session, item: Item, news: RaiserNews, now: datetime, **details: Any) -> None:
-    _queue(session, item, OutboxKind.DM_RAISER, now, news=news.value, **details)
+    """Tell the raiser, and each co-raiser, what became of the item."""
+    queue(session, item, OutboxKind.DM_RAISER, now, news=news.value, **details)
+    for co_raiser in co_raisers_of(session=session, item_id=item.id):
+        person = co_raiser.user_id
+        about = {"news": news.value, "co_raiser": person, "anonymous": co_raiser.anonymous, **details}
+        queue(session, item, OutboxKind.DM_RAISER, now, to=person, **about)
 
 
 def _require_state(item: Item, allowed: tuple[ItemStatus, ...], doing: str) -> None:
@@ -96,8 +106,8 @@ def acknowledge(
     data: dict[str, Any] = {"via": via}
     if reply_text is not None:
         data["reply"] = reply_text
-    _record(session, item, "acknowledged", actor.user_id, now, **data)
-    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    record(session, item, "acknowledged", actor.user_id, now, **data)
+    queue(session, item, OutboxKind.UPDATE_CARD, now)
     _tell_raiser(session, item, RaiserNews.ACKNOWLEDGED, now, by=actor.user_id)
     return Change(item.id, f"Acknowledged #{item.id}. The raiser has been told.")
 
@@ -114,8 +124,8 @@ def mark_actioned(
     item.acted_by = actor.user_id
     item.resolution = what
     item.led_to_action = led_to_action
-    _record(session, item, "actioned", actor.user_id, now, what_was_done=what, led_to_action=led_to_action)
-    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    record(session, item, "actioned", actor.user_id, now, what_was_done=what, led_to_action=led_to_action)
+    queue(session, item, OutboxKind.UPDATE_CARD, now)
     _tell_raiser(session, item, RaiserNews.ACTIONED, now, by=actor.user_id, text=what)
     if led_to_action:
         _credit(session, item, now)
@@ -128,11 +138,11 @@ def _credit(session: Session, item: Item, now: datetime) -> None:
         return
     if item.anonymous:
         item.credit = CreditState.ASKED
-        _queue(session, item, OutboxKind.ASK_CREDIT, now)
+        queue(session, item, OutboxKind.ASK_CREDIT, now)
         return
     item.credit = CreditState.POSTED
     item.credited_at = now
-    _queue(session, item, OutboxKind.POST_KUDOS, now)
+    queue(session, item, OutboxKind.POST_KUDOS, now)
 
 
 def set_credit_consent(
@@ -142,13 +152,13 @@ def set_credit_consent(
     if item.credit is not CreditState.ASKED:
         already = "credited" if item.credit is CreditState.POSTED else "kept anonymous"
         return Change(item.id, f"#{item.id} is already {already}; nothing changed.")
-    _record(session, item, "credit_consent", actor.user_id, now, credit_me=credit_me)
+    record(session, item, "credit_consent", actor.user_id, now, credit_me=credit_me)
     if not credit_me:
         item.credit = CreditState.DECLINED
         return Change(item.id, f"Understood: #{item.id} stays anonymous. Thank you for raising it.")
     item.credit = CreditState.POSTED
     item.credited_at = now
-    _queue(session, item, OutboxKind.POST_KUDOS, now)
+    queue(session, item, OutboxKind.POST_KUDOS, now)
     return Change(item.id, f"Thank you! Your credit for #{item.id} is on its way to the kudos channel.")
 
 
@@ -161,8 +171,8 @@ def decline(*, session: Session, item: Item, actor: Actor, now: datetime, why: s
     item.acted_by = actor.user_id
     item.resolution = reason
     item.led_to_action = False
-    _record(session, item, "declined", actor.user_id, now, why=reason)
-    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    record(session, item, "declined", actor.user_id, now, why=reason)
+    queue(session, item, OutboxKind.UPDATE_CARD, now)
     _tell_raiser(session, item, RaiserNews.DECLINED, now, by=actor.user_id, text=reason)
     return Change(item.id, f"Declined #{item.id}. The raiser has been told why.")
 
@@ -176,8 +186,8 @@ def reopen(*, session: Session, item: Item, actor: Actor, now: datetime) -> Chan
     item.closed_at = None
     item.duplicate_of_id = None
     _restart_staleness(item)
-    _record(session, item, "reopened", actor.user_id, now, was=previous.value)
-    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    record(session, item, "reopened", actor.user_id, now, was=previous.value)
+    queue(session, item, OutboxKind.UPDATE_CARD, now)
     _tell_raiser(session, item, RaiserNews.REOPENED, now, by=actor.user_id)
     return Change(item.id, f"Reopened #{item.id}.")
 
@@ -190,25 +200,20 @@ def withdraw(*, session: Session, item: Item, actor: Actor, now: datetime) -> Ch
         )
     item.status = ItemStatus.WITHDRAWN
     item.closed_at = now
-    _record(session, item, "withdrawn", actor.user_id, now)
-    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    record(session, item, "withdrawn", actor.user_id, now)
+    queue(session, item, OutboxKind.UPDATE_CARD, now)
     return Change(item.id, f"Withdrew #{item.id}.")
 
 
 def mark_duplicate(*, session: Session, item: Item, actor: Actor, now: datetime, original_id: int) -> Change:
     require_manager(item, actor, "mark it a duplicate")
     _require_state(item, OPEN_STATUSES, "marked a duplicate")
-    original = _root(session, original_id)
+    original = root_of(session, original_id)
     if original is None:
         raise InvalidTransition(f"There is no item #{original_id}.")
     if original.id == item.id:
         raise InvalidTransition(f"#{item.id} can't be a duplicate of itself.")
-    item.status = ItemStatus.DUPLICATE
-    item.duplicate_of_id = original.id
-    item.closed_at = now
-    item.acted_by = actor.user_id
-    _record(session, item, "duplicate", actor.user_id, now, original=original.id)
-    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    fold_into(session=session, item=item, original=original, actor_id=actor.user_id, now=now)
     _tell_raiser(session, item, RaiserNews.DUPLICATE, now, by=actor.user_id, original=original.id)
     return Change(
         item.id,
@@ -216,7 +221,33 @@ def mark_duplicate(*, session: Session, item: Item, actor: Actor, now: datetime,
     )
 
 
-def _root(session: Session, item_id: int) -> Item | None:
+def fold_into(
+    *, session: Session, item: Item, original: Item, actor_id: str, now: datetime, via: str = "duplicate"
+) -> None:
+    """Close `item` as a duplicate of `original`: its raiser, and its co-raisers, become
+    co-raisers of the original (a raiser filed anonymously stays anonymous there)."""
+    item.status = ItemStatus.DUPLICATE
+    item.duplicate_of_id = original.id
+    item.closed_at = now
+    item.acted_by = actor_id
+    record(session, item, "duplicate", actor_id, now, original=original.id)
+    queue(session, item, OutboxKind.UPDATE_CARD, now)
+    joining = [(item.raiser_id, item.anonymous)]
+    joining += [(c.user_id, c.anonymous) for c in co_raisers_of(session=session, item_id=item.id)]
+    for person, anonymous in joining:
+        if person != original.raiser_id:
+            add_co_raiser(
+                session=session,
+                item_id=original.id,
+                user_id=person,
+                anonymous=anonymous,
+                via=via,
+                now=now,
+            )
+    queue(session, original, OutboxKind.UPDATE_CARD, now)
+
+
+def root_of(session: Session, item_id: int) -> Item | None:
     """Follow duplicate links to the item they all point at."""
     seen: set[int] = set()
     item = session.get(Item, item_id)
@@ -255,12 +286,12 @@ def reassign(
     if item.channel != before["channel"]:
         item.card_ts = None
         if old_card[1]:
-            _queue(session, item, OutboxKind.RETIRE_CARD, now, channel=old_card[0], ts=old_card[1])
-        _queue(session, item, OutboxKind.POST_CARD, now)
+            queue(session, item, OutboxKind.RETIRE_CARD, now, channel=old_card[0], ts=old_card[1])
+        queue(session, item, OutboxKind.POST_CARD, now)
     else:
-        _queue(session, item, OutboxKind.UPDATE_CARD, now)
+        queue(session, item, OutboxKind.UPDATE_CARD, now)
     if not item.owner.startswith("S") and item.owner != actor.user_id:
-        _queue(session, item, OutboxKind.DM_OWNER, now, by=actor.user_id)
+        queue(session, item, OutboxKind.DM_OWNER, now, by=actor.user_id)
     where = f"*{item.area}*" if to_area else f"<@{item.owner}>"
     return Change(item.id, f"Reassigned #{item.id} to {where}.")
 
@@ -272,7 +303,7 @@ def hand_over(*, session: Session, item: Item, to_owner: str, now: datetime, why
     before = {"owner": item.owner, "area": item.area, "channel": item.channel, "grey_area": item.grey_area}
     item.owner = to_owner
     _new_for_its_owner(session, item, before, CXBOT, now, why=why.value)
-    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    queue(session, item, OutboxKind.UPDATE_CARD, now)
 
 
 def _new_for_its_owner(
@@ -284,7 +315,7 @@ def _new_for_its_owner(
     item.status = ItemStatus.NEW
     item.acknowledged_at = None
     _restart_staleness(item)
-    _record(
+    record(
         session,
         item,
         "reassigned",
@@ -300,7 +331,7 @@ def _new_for_its_owner(
 
 
 def comment(*, session: Session, item: Item, actor: Actor, now: datetime, text: str, ts: str) -> None:
-    _record(session, item, "comment", actor.user_id, now, text=text, ts=ts)
+    record(session, item, "comment", actor.user_id, now, text=text, ts=ts)
 
 
 def reply_in_thread(*, session: Session, item: Item, actor: Actor, now: datetime, text: str, ts: str) -> None:
@@ -323,7 +354,7 @@ def snooze(*, session: Session, item: Item, actor: Actor, now: datetime) -> Chan
         )
     item.snooze_count += 1
     item.snoozed_until = now + SNOOZE
-    _record(session, item, "snoozed", actor.user_id, now, until=item.snoozed_until.isoformat())
+    record(session, item, "snoozed", actor.user_id, now, until=item.snoozed_until.isoformat())
     left = MAX_SNOOZES - item.snooze_count
     return Change(item.id, f"Snoozed #{item.id} for a day ({left} snooze{'s' if left != 1 else ''} left).")
 
@@ -337,8 +368,8 @@ def toggle_vote(*, session: Session, item: Item, voter: str, now: datetime) -> b
     else:
         add_vote(session=session, item_id=item.id, voter_id=voter, now=now)
         voted = True
-    _record(session, item, "vote" if voted else "unvote", voter, now)
-    _queue(session, item, OutboxKind.UPDATE_CARD, now)
+    record(session, item, "vote" if voted else "unvote", voter, now)
+    queue(session, item, OutboxKind.UPDATE_CARD, now)
     return voted
 
 

@@ -26,10 +26,12 @@ from bot.blocks.notices import (
     owner_notice,
     raiser_news,
     route_channel_problem,
+    storm_notice,
 )
 from bot.blocks.replies import Reply, confirmation
 from bot.clock import Clock, system_clock
 from bot.items.cards import REROUTED, card_extras
+from bot.items.metoo import suggestions_for
 from bot.outbox.kinds import OutboxKind, RaiserNews
 from bot.outbox.messages import outgoing
 from bot.outbox.slack_calls import (
@@ -41,6 +43,7 @@ from bot.outbox.slack_calls import (
     post_to_response_url,
 )
 from bot.slack.ids import is_user
+from storage.co_raisers import co_raisers_of
 from storage.items import (
     add_events,
     credited_duplicate_raisers,
@@ -48,7 +51,7 @@ from storage.items import (
     get_item,
     open_items_among,
 )
-from storage.models import Item, OutboxMessage
+from storage.models import Item, ItemStatus, OutboxMessage
 from storage.outbox import card_was_refused, enqueue
 
 log = logging.getLogger(__name__)
@@ -173,7 +176,9 @@ def confirm_raiser(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     item = _load_item(ctx, message)
     with ctx.session_factory() as session:
         card_failed = item.card_ts is None and card_was_refused(session=session, item_id=item.id)
-    reply = confirmation(item, permalink=_card_permalink(ctx, item), card_failed=card_failed)
+        alike = suggestions_for(session, item, now=ctx.clock()) if item.status is ItemStatus.NEW else []
+    permalink = _card_permalink(ctx, item)
+    reply = confirmation(item, permalink=permalink, card_failed=card_failed, suggestions=alike)
     response_url = message.payload.get("response_url")
     if isinstance(response_url, str) and response_url and not message.outcome_uncertain:
         try:
@@ -219,6 +224,7 @@ def dm_raiser(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     item = _load_item(ctx, message)
     payload = message.payload
     original = payload.get("original")
+    co_raiser = payload.get("co_raiser")  # whom it is for, when not the raiser
     reply = raiser_news(
         item,
         RaiserNews(payload["news"]),
@@ -226,20 +232,33 @@ def dm_raiser(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
         text=payload.get("text"),
         original=int(original) if original is not None else None,
         permalink=_card_permalink(ctx, item),
+        co_raiser=bool(co_raiser),
+        anonymous=bool(payload.get("anonymous")) if co_raiser else None,
     )
-    return _delivered_dm(send_dm(ctx, message, user_id=item.raiser_id, reply=reply))
+    person = str(co_raiser) if co_raiser else item.raiser_id
+    return _delivered_dm(send_dm(ctx, message, user_id=person, reply=reply))
 
 
 def dm_owner(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     item = _load_item(ctx, message)
-    reply = owner_notice(item, by=str(message.payload.get("by") or ""), permalink=_card_permalink(ctx, item))
-    return _delivered_dm(send_dm(ctx, message, user_id=item.owner, reply=reply))
+    permalink = _card_permalink(ctx, item)
+    storm = message.payload.get("storm")
+    if storm is not None:
+        reply = storm_notice(item, joined=int(storm), permalink=permalink)
+    else:
+        reply = owner_notice(item, by=str(message.payload.get("by") or ""), permalink=permalink)
+    # The owner may be several people (a grey area's CX leads); a user group's card is its channel.
+    people = [owner for owner in item.owner.split(",") if is_user(owner)]
+    sent = [send_dm(ctx, message, user_id=person, reply=reply)["channel"] for person in people]
+    return Delivered(result={"dms": sent})
 
 
 def post_kudos(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     item = _load_item(ctx, message)
     with ctx.session_factory() as session:
-        also = credited_duplicate_raisers(session=session, item_id=item.id)
+        named = [c.user_id for c in co_raisers_of(session=session, item_id=item.id) if not c.anonymous]
+        merged = credited_duplicate_raisers(session=session, item_id=item.id)
+    also = [person for person in dict.fromkeys([*named, *merged]) if person != item.raiser_id]
     reply = kudos(item, also_raised_by=also, permalink=_card_permalink(ctx, item))
     posted = post_message(ctx, message, channel=ctx.kudos_channel, text=reply.text, blocks=reply.blocks)
     return Delivered(result={"channel": posted["channel"], "ts": posted["ts"]})

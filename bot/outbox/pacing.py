@@ -168,6 +168,8 @@ class Pacer:
         taken = self._take_turns(candidates, ready, wall=wall, limit=limit)
         pace.save(session=session, ready={key: ready[key] for key in taken.keys_used})
         queue.claim(session=session, messages=taken.messages, now=now, lease=lease)
+        if taken.messages:
+            return Claimed(taken.messages)  # the dispatcher comes straight back for more
         waiting = [ready[key] for key in taken.keys_full] + self._held_waiting(session, held, now=now)
         return Claimed(taken.messages, wait=self._wait(waiting, wall) if waiting else None)
 
