@@ -18,12 +18,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union,
 )
 from sqlalchemy.orm import Session, aliased
 
 from storage.figures import Flow, Speed
 from storage.items import OpenItem
-from storage.models import OPEN_STATUSES, Event, Item, ItemKind, ItemStatus, Vote
+from storage.models import OPEN_STATUSES, CoRaiser, Event, Item, ItemKind, ItemStatus, Vote
 
 PERCENTILES = (0.5, 0.9)
 
@@ -62,6 +63,16 @@ def flow(*, session: Session, start: datetime, end: datetime) -> dict[ItemKind, 
         )
         for kind in ItemKind
     }
+
+
+def people_who_spoke_up(*, session: Session, start: datetime, end: datetime) -> int:
+    """Distinct people who raised an item, or joined one as a co-raiser, in [start, end)."""
+    raisers = select(Item.raiser_id.label("person")).where(Item.created_at >= start, Item.created_at < end)
+    joiners = select(CoRaiser.user_id.label("person")).where(
+        CoRaiser.joined_at >= start, CoRaiser.joined_at < end
+    )
+    everyone = union(raisers, joiners).subquery()
+    return int(session.scalar(select(func.count()).select_from(everyone)) or 0)
 
 
 def _firsts_in_window(kind: str, start: datetime, end: datetime) -> Subquery:

@@ -39,6 +39,8 @@ class Window:
     flow: dict[ItemKind, Flow]
     to_acknowledge: Speed
     to_action: Speed
+    # Distinct people who raised something or said "me too" to something in the window.
+    people: int = 0
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,14 @@ confirmation and from the card, what co-raisers hear and the credit they share, 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.blocks.ids import ItemAction, MeTooAction
 from bot.items import flows, lifecycle
+from bot.jobs.digest import build_digest
 from storage.models import CoRaiser, Event, Item, ItemStatus, Severity
 from tests.fake_slack import Call, FakeSlack
 from tests.support import BotUnderTest, block_action
@@ -153,3 +155,14 @@ def test_a_storm_raises_the_severity_once_and_tells_the_owner_once(
     assert [s.data["joined"] for s in storms] == [3]
     notices = [c for c in dms_to(fake_slack, OWNER) if "said “me too”" in c.all_text()]
     assert len(notices) == 1 and "Its severity is now *:large_orange_circle: High*" in notices[0].all_text()
+
+
+def test_the_digest_counts_each_person_who_spoke_up_once(bot: BotUnderTest, fake_slack: FakeSlack) -> None:
+    first = file(bot, fake_slack, "Refund page is down", user="U0ANA", name="ana")
+    file(bot, fake_slack, "Invoice totals are wrong", user="U0ANA", name="ana2")
+    file(bot, fake_slack, "Checkout shows a blank page", user="U0BEN", name="ben")
+    click(bot, fake_slack, ItemAction.ME_TOO, str(first.id), "U0CARL", "carl")
+    click(bot, fake_slack, ItemAction.ME_TOO, str(first.id), "U0BEN", "ben-too")
+    with bot.runtime.deps.session_factory() as session:
+        digest = build_digest(session, end=bot.runtime.deps.clock() + timedelta(hours=1))
+    assert digest.this_week.people == 3  # Ana, Ben and Carl: Ana's two items and Ben's join count once

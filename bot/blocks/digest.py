@@ -63,6 +63,9 @@ def _flow_table(this: Window, last: Window) -> str:
             for field in ("raised", "acknowledged", "actioned", "declined")
         ]
         lines.append(f"{name}: " + " · ".join(parts))
+    lines.append(
+        f'People who spoke up: {this.people} ({_delta(this.people, last.people)}), "me too" included'
+    )
     return "\n".join(lines)
 
 

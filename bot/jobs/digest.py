@@ -30,6 +30,7 @@ def _window(session: Session, start: datetime, end: datetime) -> Window:
         flow=numbers.flow(session=session, start=start, end=end),
         to_acknowledge=numbers.speed(session=session, event_kind="acknowledged", start=start, end=end),
         to_action=numbers.speed(session=session, event_kind="actioned", start=start, end=end),
+        people=numbers.people_who_spoke_up(session=session, start=start, end=end),
     )
 
 
