@@ -21,6 +21,7 @@ from bot.blocks.dialogs import (
     typed_text,
 )
 from bot.blocks.ids import Callback, CreditAction, Field, ItemAction, MeTooAction, MoreOption
+from bot.blocks.search import results_modal, search_modal
 from bot.deps import Deps
 from bot.errors import CxError
 from bot.home.build import refresh_home
@@ -41,6 +42,9 @@ def register(app: App, deps: Deps) -> None:
     app.action(ItemAction.UPVOTE)(_vote_button(deps))
     app.action(ItemAction.ME_TOO)(_me_too_button(deps))
     app.action(MeTooAction.JOIN_INSTEAD)(_join_instead_button(deps))
+    app.action(MeTooAction.FIND)(_find_button())
+    app.view_submission(Callback.FIND)(_find_submission(deps))
+    app.action(MeTooAction.JOIN_FOUND)(_join_found_button(deps))
     app.action(ItemAction.MARK_ACTIONED)(
         _dialog_button(deps, "mark it actioned", lambda d, i: actioned_modal(i))
     )
@@ -154,6 +158,46 @@ def _join_instead_button(deps: Deps) -> Any:
             return
         if change is not None:
             tell(body, client, change.summary)
+
+    return on_join
+
+
+def _find_button() -> Any:
+    def on_find(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=search_modal())
+
+    return on_find
+
+
+def _find_submission(deps: Deps) -> Any:
+    def on_search(ack: Ack, view: dict[str, Any]) -> None:
+        query = typed_text((view.get("state") or {}).get("values") or {}, Field.LOOKING_FOR).strip()
+        if not query:
+            ack(response_action="errors", errors={Field.LOOKING_FOR: "Say in a few words what you saw."})
+            return
+        ack(response_action="update", view=results_modal(query, flows.find_open_items(deps, query)))
+
+    return on_search
+
+
+def _join_found_button(deps: Deps) -> Any:
+    """Me too on a search result: join it, and show it joined (or why not) in the same modal."""
+
+    def on_join(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        view = body.get("view") or {}
+        query = str(view.get("private_metadata") or "")
+        note: str | None = None
+        joined: list[int] = []
+        try:
+            item_id = _item_id(action)
+            flows.me_too(deps, item_id=item_id, user_id=user_of(body), via="home")
+            joined.append(item_id)
+        except CxError as error:
+            note = error.user_message
+        shown = results_modal(query, flows.find_open_items(deps, query), joined=joined, note=note)
+        client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=shown)
 
     return on_join
 

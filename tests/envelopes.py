@@ -134,8 +134,10 @@ def block_actions(
     response_url: str,
     home: bool = False,
     enterprise: str | None = None,
+    modal: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A click on a button or menu: in a message in `channel`, or in App Home."""
+    """A click on a button or menu: in a message in `channel`, in App Home, or in an open `modal`
+    (a view as `view()` makes it)."""
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": _user(user),
@@ -151,7 +153,10 @@ def block_actions(
         "enterprise": _enterprise(enterprise),
         "is_enterprise_install": False,
     }
-    if home:
+    if modal is not None:
+        payload["container"] = {"type": "view", "view_id": modal["id"]}
+        payload["view"] = modal
+    elif home:
         payload["view"] = home_view()
     else:
         payload["channel"] = {"id": channel, "name": "cx-billing"}

@@ -280,10 +280,12 @@ def block_action(
     message_ts: str = "1.0",
     home: bool = False,
     selected_option: dict[str, Any] | None = None,
+    modal: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A click on a card's button or menu (or, with `home`, in App Home), as Slack sends it: a
-    click in a message always comes with a response_url (a fake Slack's), one in App Home never."""
-    if not home and not response_url:
+    """A click on a card's button or menu (or, with `home`, in App Home; with `modal`, in that open
+    modal), as Slack sends it: a click in a message always comes with a response_url (a fake
+    Slack's), one in App Home or a modal never."""
+    if not home and modal is None and not response_url:
         raise ValueError("a click in a message comes with a response_url: pass fake.response_url(...)")
     action = (
         envelopes.overflow(action_id, selected_option)
@@ -297,6 +299,7 @@ def block_action(
         message_ts=message_ts,
         response_url=response_url or "",
         home=home,
+        modal=modal,
     )
 
 

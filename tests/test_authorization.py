@@ -13,6 +13,7 @@ this file proves that every way in enforces them, and that no listener was left 
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -69,6 +70,9 @@ MATRIX: dict[str, tuple[V, V, V, V, V]] = {
     "action:item_upvote":                   (Y, Y, Y, Y, Y),  # one vote each, whatever the title
     "action:item_me_too":                   (Y, Y, Y, N, Y),  # anyone but its raiser joins an alarm
     "action:metoo_join_instead":            (N, N, N, Y, N),  # the raiser folds theirs into another
+    "action:metoo_find":                    (Y, Y, Y, Y, Y),  # App Home's search: opens it
+    "view:cx_find":                         (Y, Y, Y, Y, Y),  # ...and runs it
+    "action:metoo_join_found":              (Y, Y, Y, N, Y),  # Me too on a result
     "action:credit_me":                     (N, N, N, Y, N),  # the anonymous raiser's choice
     "action:stay_anonymous":                (N, N, N, Y, N),
     "view:cx_mark_actioned":                (Y, Y, Y, N, N),
@@ -174,7 +178,7 @@ class Snapshot:
 class Case:
     row: str
     actor: str
-    surface: str  # "message" (a card, a DM, a channel) or "home" (App Home)
+    surface: str  # "message" (a card, a DM, a channel), "home" (App Home) or "modal" (an open one)
     n: int
     item_id: int | None = None
     answer: HttpAnswer | None = None
@@ -273,6 +277,9 @@ class World:
             response_url=self.fake.response_url(case.reply_to),
             channel="D0RAISER" if action_id in set(CreditAction) else "C0BILLING",
             home=case.surface == "home",
+            modal=envelopes.view(view_id="VFIND", callback_id=Callback.FIND, private_metadata="refund")
+            if case.surface == "modal"
+            else None,
             selected_option={"value": f"{option}:{case.item_id}"} if option else None,
         )
         return self.bot.interaction(payload)
@@ -356,6 +363,14 @@ def co_raised(world: World, case: Case) -> None:
     assert case.before is not None and case.after is not None and case.item_id is not None
     new = case.after.events[len(case.before.events) :]
     assert (case.item_id, "co_raised", case.user) in new, f"no co_raised event by {case.user}: {new}"
+
+
+def search_results(world: World, case: Case) -> None:
+    assert case.answer is not None and case.before is not None and case.after is not None
+    body = case.answer.json()
+    assert body["response_action"] == "update" and body["view"]["callback_id"] == Callback.FIND
+    assert "refund" in json.dumps(body["view"]).lower()
+    assert _state(case.after) == _state(case.before), "a search changes nothing"
 
 
 def credit(state: CreditState) -> Effect:
@@ -485,6 +500,17 @@ SCENARIOS: dict[str, Scenario] = {
         duplicate_of_original,
         says="Only the person who raised",
     ),
+    "action:metoo_find": Scenario(
+        lambda w, c: w.click(c, MeTooAction.FIND), opens_form(Callback.FIND), item=None, surfaces=("home",)
+    ),
+    "view:cx_find": Scenario(
+        lambda w, c: w.submit(c, Callback.FIND, text_value("looking_for", "refund"), metadata=""),
+        search_results,
+        item=None,
+    ),
+    "action:metoo_join_found": Scenario(
+        lambda w, c: w.click(c, MeTooAction.JOIN_FOUND), co_raised, says="You raised", surfaces=("modal",)
+    ),
     "action:credit_me": Scenario(
         lambda w, c: w.click(c, CreditAction.CREDIT_ME),
         credit(CreditState.POSTED),
@@ -575,6 +601,13 @@ def check_refused(world: World, case: Case, scenario: Scenario) -> None:
         assert body.get("response_type") == "ephemeral", f"no private refusal in the answer: {body}"
         _kind(body["text"], scenario.says)
         assert case.new_calls == [], f"calls besides the refusal: {[c.method for c in case.new_calls]}"
+    elif case.surface == "modal":  # said in the modal itself
+        assert [c.method for c in case.new_calls] == ["views.update"], (
+            "wanted the modal updated, and nothing else"
+        )
+        [updated] = case.new_calls
+        assert updated.args["view_id"] == "VFIND"
+        _kind(updated.all_text(), scenario.says)
     elif case.surface == "home":  # no channel to whisper in: a small notice, not a form
         assert [c.method for c in case.new_calls] == ["views.open"], "wanted one notice, and nothing else"
         [notice] = case.new_calls

@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.blocks.ids import ItemAction, MeTooAction
+from bot.blocks.ids import Callback, Field, ItemAction, MeTooAction
 from bot.items import flows, lifecycle
 from bot.jobs.digest import build_digest
 from storage.models import CoRaiser, Event, Item, ItemStatus, Severity
+from tests import envelopes
 from tests.fake_slack import Call, FakeSlack
-from tests.support import BotUnderTest, block_action
+from tests.support import BotUnderTest, block_action, view_submission
 
 OWNER = "U0BILLING"
 
@@ -166,3 +167,59 @@ def test_the_digest_counts_each_person_who_spoke_up_once(bot: BotUnderTest, fake
     with bot.runtime.deps.session_factory() as session:
         digest = build_digest(session, end=bot.runtime.deps.clock() + timedelta(hours=1))
     assert digest.this_week.people == 3  # Ana, Ben and Carl: Ana's two items and Ben's join count once
+
+
+def test_app_homes_search_finds_open_items_and_joins_one_in_place(
+    bot: BotUnderTest, fake_slack: FakeSlack
+) -> None:
+    first = file(bot, fake_slack, "Refund not received after 10 days", user="U0ANA", name="ana")
+    file(bot, fake_slack, "Live chat widget is down", user="U0ANA", name="ana2")
+
+    assert (
+        bot.interaction(block_action(action_id=MeTooAction.FIND, value="", user="U0DAN", home=True)).status
+        == 200
+    )
+    bot.settle()
+    [opened] = fake_slack.calls_to("views.open")
+    assert opened.args["view"]["callback_id"] == Callback.FIND
+
+    searched = view_submission(
+        callback_id=Callback.FIND,
+        values={
+            Field.LOOKING_FOR: {
+                Field.LOOKING_FOR: {"type": "plain_text_input", "value": "refund not received"}
+            }
+        },
+        user="U0DAN",
+    )
+    answer = bot.interaction(searched).json()
+    assert answer["response_action"] == "update"
+    shown = answer["view"]
+    buttons = [
+        b["accessory"]
+        for b in shown["blocks"]
+        if (b.get("accessory") or {}).get("action_id") == "metoo_join_found"
+    ]
+    assert [b["value"] for b in buttons] == [str(first.id)]  # the chat widget doesn't match
+    assert shown["private_metadata"] == "refund not received"
+
+    modal = envelopes.view(
+        view_id="VSEARCH", callback_id=Callback.FIND, private_metadata=shown["private_metadata"]
+    )
+    click_in_modal = block_action(
+        action_id=MeTooAction.JOIN_FOUND, value=str(first.id), user="U0DAN", modal=modal
+    )
+    assert bot.interaction(click_in_modal).status == 200
+    bot.settle()
+    assert co_raisers(bot, first.id) == [("U0DAN", "home")]
+    [updated] = fake_slack.calls_to("views.update")
+    assert updated.args["view_id"] == "VSEARCH" and "You're on it" in updated.all_text()
+
+
+def test_an_empty_search_is_answered_in_the_form(bot: BotUnderTest) -> None:
+    blank = view_submission(
+        callback_id=Callback.FIND,
+        values={Field.LOOKING_FOR: {Field.LOOKING_FOR: {"type": "plain_text_input", "value": "   "}}},
+    )
+    answer = bot.interaction(blank).json()
+    assert answer["response_action"] == "errors" and Field.LOOKING_FOR in answer["errors"]

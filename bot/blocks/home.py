@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -17,6 +18,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks import labels
 from bot.blocks.card import CardExtras, item_buttons, when
+from bot.blocks.ids import MeTooAction
 from bot.blocks.text import preview
 from storage.figures import Recognition
 from storage.models import Item
@@ -27,7 +29,13 @@ MAX_BLOCKS = 100
 def home_view(
     *, raised: Sequence[Item], waiting: Sequence[Item], board: Sequence[Recognition], votes: dict[int, int]
 ) -> View:
-    blocks: list[Block] = [HeaderBlock(text="What you raised")]
+    blocks: list[Block] = [
+        ActionsBlock(
+            block_id="home_me_too",
+            elements=[ButtonElement(text=":mag: Seen it raised? Say “me too”", action_id=MeTooAction.FIND)],
+        ),
+        HeaderBlock(text="What you raised"),
+    ]
     blocks += [_raised_row(item) for item in raised] or [
         _note("Nothing yet. `/cx-alarm` or `/cx-idea` to start.")
     ]

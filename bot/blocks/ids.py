@@ -18,9 +18,9 @@ class ItemAction(enum.StrEnum):
 
 
 class MeTooAction(enum.StrEnum):
-    """A button in a raiser's confirmation; its value is `<just filed>:<item to join>`."""
-
-    JOIN_INSTEAD = "metoo_join_instead"
+    JOIN_INSTEAD = "metoo_join_instead"  # in a raiser's confirmation: `<just filed>:<item to join>`
+    FIND = "metoo_find"  # App Home: open the search
+    JOIN_FOUND = "metoo_join_found"  # a result in the search: the item's number
 
 
 class MoreOption(enum.StrEnum):
@@ -42,6 +42,7 @@ class Callback(enum.StrEnum):
     DECLINE = "cx_decline"
     REASSIGN = "cx_reassign"
     DUPLICATE = "cx_duplicate"
+    FIND = "cx_find"
 
 
 class Field(enum.StrEnum):
@@ -59,3 +60,4 @@ class Field(enum.StrEnum):
     NEW_AREA = "new_area"
     NEW_PERSON = "new_person"
     ORIGINAL = "original"
+    LOOKING_FOR = "looking_for"

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.blocks.replies import Suggestion
 from bot.deps import Deps
 from bot.errors import CxError
 from bot.items import lifecycle, metoo
@@ -127,3 +128,9 @@ def join_instead(deps: Deps, *, filed_id: int, target_id: int, user_id: str) -> 
         )
 
     return change_item(deps, item_id=filed_id, user_id=user_id, key=None, apply=apply)
+
+
+def find_open_items(deps: Deps, query: str) -> list[Suggestion]:
+    """App Home's "me too" search."""
+    with deps.session_factory() as session:
+        return metoo.find(session, query, now=deps.clock())

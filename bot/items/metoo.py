@@ -12,7 +12,7 @@ from bot.blocks.replies import Suggestion
 from bot.items import lifecycle
 from bot.items.lifecycle import Change, InvalidTransition
 from bot.items.permissions import Actor, require_raiser
-from bot.items.similar import best_matches
+from bot.items.similar import Match, best_matches, search
 from bot.outbox.kinds import OutboxKind
 from storage.co_raisers import add_co_raiser, joined_since, open_items_like, raised_by_counts
 from storage.items import last_event_data
@@ -36,13 +36,28 @@ _ONE_UP = {
 }
 
 
+def find(session: Session, query: str, *, now: datetime, limit: int = 5) -> list[Suggestion]:
+    """Open alarms and ideas raised in the last SUGGEST_WITHIN whose text has the query's words:
+    App Home's "me too" search."""
+    since = now - SUGGEST_WITHIN
+    candidates = [
+        candidate
+        for kind in ItemKind
+        for candidate in open_items_like(session=session, kind=kind, since=since, leave_out=0)
+    ]
+    return _suggestions(session, search(query, candidates, limit=limit))
+
+
 def suggestions_for(session: Session, item: Item, *, now: datetime) -> list[Suggestion]:
     """Up to SUGGESTIONS open items of the same kind, raised in the last SUGGEST_WITHIN, that read
     like `item`, in any area: the raiser may join one instead."""
     candidates = open_items_like(
         session=session, kind=item.kind, since=now - SUGGEST_WITHIN, leave_out=item.id
     )
-    matches = best_matches(item.text, candidates, limit=SUGGESTIONS)
+    return _suggestions(session, best_matches(item.text, candidates, limit=SUGGESTIONS))
+
+
+def _suggestions(session: Session, matches: list[Match]) -> list[Suggestion]:
     counts = raised_by_counts(session=session, item_ids=[match.key for match in matches])
     found = []
     for match in matches:

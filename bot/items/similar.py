@@ -47,3 +47,16 @@ def best_matches(text: str, candidates: Iterable[tuple[int, str]], *, limit: int
         fold(text), choices, scorer=fuzz.token_sort_ratio, score_cutoff=THRESHOLD, limit=limit
     )
     return [Match(key=key, score=float(score)) for _text, score, key in found]
+
+
+# A search is a few words against whole texts: their words all in an item's text score 100.
+SEARCH_THRESHOLD = 70.0
+
+
+def search(query: str, candidates: Iterable[tuple[int, str]], *, limit: int = 5) -> list[Match]:
+    """Up to `limit` candidates (key, text) whose text contains the query's words, or nearly."""
+    choices: dict[int, str] = {key: fold(candidate) for key, candidate in candidates}
+    found: Sequence[tuple[str, float, int]] = process.extract(
+        fold(query), choices, scorer=fuzz.token_set_ratio, score_cutoff=SEARCH_THRESHOLD, limit=limit
+    )
+    return [Match(key=key, score=float(score)) for _text, score, key in found]
