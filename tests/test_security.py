@@ -259,6 +259,68 @@ def test_an_anonymous_raiser_is_named_only_to_themselves(
         assert session.get(Item, item.id).credit.value == "declined"  # type: ignore[union-attr]
 
 
+def test_an_anonymous_co_raiser_is_named_only_to_themselves(
+    bot: BotUnderTest, fake_slack: FakeSlack, every_log_line: list[str]
+) -> None:
+    """Someone who files anonymously and then joins a similar open alarm ("me too") stays anonymous
+    there: the card counts them, the kudos leaves them out, and only their own DMs name them."""
+    bot.command("/cx-alarm", "Refund page shows a blank screen", user="U0ANA")
+    bot.settle()
+    original = last_item(bot)
+    assert original is not None
+    filing = view_submission(
+        callback_id="cx_file_alarm",
+        values=modal_values("refund page shows blank screen again", anonymous=True),
+        user=WHISTLEBLOWER,
+        view_id="VWHISTLE2",
+    )
+    assert bot.interaction(filing).status == 200
+    bot.settle()
+    mine = last_item(bot)
+    assert mine is not None and mine.anonymous and mine.id != original.id
+    # No response_url with a form: the confirmation, and its suggestion, came by DM.
+    [confirmed] = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == WHISTLEBLOWER]
+    assert f"Me too: join #{original.id}" in confirmed.all_text()
+    join = block_action(
+        action_id="metoo_join_instead",
+        value=f"{mine.id}:{original.id}",
+        user=WHISTLEBLOWER,
+        channel="D0WHISTLE",
+        response_url=fake_slack.response_url("join"),
+    )
+    assert bot.interaction(join).status == 200
+    bot.settle()
+    closing = view_submission(
+        callback_id="cx_mark_actioned",
+        values={
+            "what_was_done": {"what_was_done": {"type": "plain_text_input", "value": "Fixed the page"}},
+            "led_to_action": {
+                "led_to_action": {"type": "radio_buttons", "selected_option": {"value": "yes"}}
+            },
+        },
+        user="U0BILLING",
+        view_id="VCLOSE2",
+        private_metadata=str(original.id),
+    )
+    bot.interaction(closing)
+    bot.settle()
+
+    to_them = [
+        c
+        for c in fake_slack.calls
+        if c.args.get("channel") in ("D0WHISTLE", WHISTLEBLOWER) or c.path.endswith("/join")
+    ]
+    assert any("you raised too" in c.all_text() for c in to_them), "they should hear it was actioned"
+    [kudos] = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0KUDOS"]
+    assert "<@U0ANA>" in kudos.all_text()
+    cards = [c for c in fake_slack.calls_to("chat.update") if c.args["channel"] == "C0BILLING"]
+    assert any("and 1 other" in c.all_text() for c in cards)
+    for call in fake_slack.calls:
+        if call not in to_them:
+            assert WHISTLEBLOWER not in call.all_text(), f"{call.method} named the anonymous co-raiser"
+    assert [line for line in every_log_line if WHISTLEBLOWER in line] == []
+
+
 # Malformed payloads --------------------------------------------------------------------------------------------
 
 json_values = st.recursive(

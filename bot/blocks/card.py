@@ -134,6 +134,8 @@ def _context_lines(item: Item, extras: CardExtras) -> list[str]:
         times.append(f"acknowledged {when(item.acknowledged_at)}")
     if item.closed_at:
         by = f" by {labels.mention(item.acted_by)}" if item.acted_by else ""
+        if item.anonymous and item.acted_by == item.raiser_id:
+            by = " by its raiser"  # folded into another by them ("me too"): still anonymous
         times.append(f"{item.status.value} {when(item.closed_at)}{by}")
     lines = [" · ".join(times)]
     if item.grey_area:
