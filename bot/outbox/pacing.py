@@ -160,12 +160,18 @@ class Pacer:
             held=queue.Held(frozenset(held), all_posts=WORKSPACE_POSTS in held, gather=self.gather),
             limit=limit * LOOK_AHEAD,
         )
+        # A limit not held now has room: a message none of whose limits is held may go. Only if
+        # one may are the limits locked and written (a pass that sends nothing writes nothing).
+        free = [m for m in candidates if not any(key in held for key in self.limits_of(m.pace_key))]
+        if not free:
+            waiting = self._held_waiting(session, held, now=now)
+            return Claimed([], wait=self._wait(waiting, wall) if waiting else None)
         ready = pace.lock(
             session=session,
-            keys={key for message in candidates for key in self.limits_of(message.pace_key)},
+            keys={key for message in free for key in self.limits_of(message.pace_key)},
             fresh=wall - _LONG_AGO,
         )
-        taken = self._take_turns(candidates, ready, wall=wall, limit=limit)
+        taken = self._take_turns(free, ready, wall=wall, limit=limit)
         pace.save(session=session, ready={key: ready[key] for key in taken.keys_used})
         queue.claim(session=session, messages=taken.messages, now=now, lease=lease)
         if taken.messages:
