@@ -18,15 +18,15 @@ def add_co_raiser(
     """Make `user_id` a co-raiser of the item. Returns False if they already were one."""
     row = {"item_id": item_id, "user_id": user_id, "anonymous": anonymous, "via": via, "joined_at": now}
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        result = session.execute(postgresql_insert(CoRaiser).values(row).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        result = session.execute(sqlite_insert(CoRaiser).values(row).on_conflict_do_nothing())
-    else:  # pragma: no cover - cxbot runs on PostgreSQL and SQLite
+    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - cxbot runs on these two
         if session.get(CoRaiser, (item_id, user_id)) is not None:
             return False
-        result = session.execute(insert(CoRaiser).values(row))
-    return bool(getattr(result, "rowcount", 0))
+        session.execute(insert(CoRaiser).values(row))
+        return True
+    insert_row = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # RETURNING says whether the row went in: rowcount isn't to be trusted after ON CONFLICT.
+    statement = insert_row(CoRaiser).values(row).on_conflict_do_nothing().returning(CoRaiser.user_id)
+    return session.execute(statement).first() is not None
 
 
 def co_raisers_of(*, session: Session, item_id: int) -> list[CoRaiser]:
