@@ -90,3 +90,17 @@ __all__ = [
     "joined_since",
     "open_items_like",
 ]
+
+
+def find_co_raiser(*, session: Session, item_id: int, user_id: str) -> CoRaiser | None:
+    return session.get(CoRaiser, (item_id, user_id))
+
+
+def credited_co_raisers(*, session: Session, item_id: int) -> list[str]:
+    """The co-raisers thanked by name: those who didn't file anonymously, and those who did and
+    said yes when asked."""
+    return [
+        row.user_id
+        for row in co_raisers_of(session=session, item_id=item_id)
+        if not row.anonymous or row.credit_me is True
+    ]

@@ -261,6 +261,8 @@ class CoRaiser(Base):
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     via: Mapped[str] = mapped_column(String(16))  # filing, card, home, duplicate
     joined_at: Mapped[datetime]
+    # An anonymous co-raiser's answer to "may we thank you by name?": None until asked and answered.
+    credit_me: Mapped[bool | None] = mapped_column(Boolean)
 
     __table_args__ = (Index("ix_co_raisers_item_id_joined_at", "item_id", "joined_at"),)
 

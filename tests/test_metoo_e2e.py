@@ -15,7 +15,7 @@ from bot.jobs.digest import build_digest
 from storage.models import CoRaiser, Event, Item, ItemStatus, Severity
 from tests import envelopes
 from tests.fake_slack import Call, FakeSlack
-from tests.support import BotUnderTest, block_action, view_submission
+from tests.support import BotUnderTest, block_action, modal_values, view_submission
 
 OWNER = "U0BILLING"
 
@@ -223,3 +223,48 @@ def test_an_empty_search_is_answered_in_the_form(bot: BotUnderTest) -> None:
     )
     answer = bot.interaction(blank).json()
     assert answer["response_action"] == "errors" and Field.LOOKING_FOR in answer["errors"]
+
+
+def test_an_anonymous_co_raiser_is_thanked_by_name_only_if_they_say_yes(
+    bot: BotUnderTest, fake_slack: FakeSlack
+) -> None:
+    first = file(bot, fake_slack, "Refund page shows a blank screen", user="U0ANA", name="ana")
+    for person, view_id in (("U0SHY", "VSHY"), ("U0BOLD", "VBOLD")):
+        filing = view_submission(
+            callback_id=Callback.FILE_ALARM,
+            values=modal_values("refund page shows blank screen again", anonymous=True),
+            user=person,
+            view_id=view_id,
+        )
+        assert bot.interaction(filing).status == 200
+        bot.settle()
+        with bot.runtime.deps.session_factory() as session:
+            mine = session.scalars(select(Item).where(Item.raiser_id == person)).one()
+        click(bot, fake_slack, MeTooAction.JOIN_INSTEAD, f"{mine.id}:{first.id}", person, f"join-{person}")
+    now = bot.runtime.deps.clock()
+    flows.change_item(
+        bot.runtime.deps,
+        item_id=first.id,
+        user_id=OWNER,
+        key=None,
+        apply=lambda session, it, who: lifecycle.mark_actioned(
+            session=session, item=it, actor=who, now=now, what_was_done="Fixed the page", led_to_action=True
+        ),
+    )
+    bot.settle()
+    [kudos] = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0KUDOS"]
+    assert "<@U0ANA>" in kudos.all_text()
+    assert "U0SHY" not in kudos.all_text() and "U0BOLD" not in kudos.all_text()
+    for person in ("U0SHY", "U0BOLD"):
+        [asked] = [c for c in dms_to(fake_slack, person) if "May we thank you by name" in c.all_text()]
+        assert "you raised too, anonymously" in asked.all_text()
+
+    click(bot, fake_slack, "stay_anonymous", str(first.id), "U0SHY", "shy")
+    click(bot, fake_slack, "credit_me", str(first.id), "U0BOLD", "bold")
+    thanks = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0KUDOS"][1:]
+    assert len(thanks) == 1 and "Thank you too, <@U0BOLD>" in thanks[0].all_text()
+    assert all(
+        "U0SHY" not in c.all_text()
+        for c in fake_slack.calls_to("chat.postMessage")
+        if c.args["channel"] != "U0SHY"
+    )

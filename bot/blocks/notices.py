@@ -123,9 +123,25 @@ def kudos(item: Item, *, also_raised_by: Sequence[str], permalink: str | None) -
     )
 
 
-def credit_question(item: Item, *, kudos_channel: str) -> Reply:
+def kudos_addendum(item: Item, *, person: str, permalink: str | None) -> Reply:
+    """A short thanks to a co-raiser who agreed to be named after the item's kudos went out."""
+    spotted = "spotted" if item.kind is ItemKind.ALARM else "suggested"
     head = (
-        f":tada: Your anonymous {_noun(item)} *#{item.id}* led to action:\n"
+        f":trophy: *Thank you too, {labels.mention(person)}!* You {spotted} #{item.id} as well: "
+        f"“{preview(item.text, 120)}”.{_link(permalink, 'See the thread')}"
+    )
+    return Reply(
+        text=f"Thank you too, for raising #{item.id}",
+        blocks=[SectionBlock(text=MarkdownTextObject(text=head))],
+    )
+
+
+def credit_question(item: Item, *, kudos_channel: str, co_raiser: bool = False) -> Reply:
+    whose = (
+        f"The {_noun(item)} you raised too, anonymously," if co_raiser else f"Your anonymous {_noun(item)}"
+    )
+    head = (
+        f":tada: {whose} *#{item.id}* led to action:\n"
         f"{_quote(item.resolution or '', 1500)}\n"
         f"May we thank you by name in <#{kudos_channel}>? Nobody sees your name unless you say yes."
     )

@@ -19,8 +19,8 @@ from bot.outbox.messages import KUDOS, outgoing
 from bot.routing.rules import Triage
 from bot.slack.ids import is_owner
 from storage import routes as route_queries
-from storage.co_raisers import add_co_raiser, co_raisers_of
-from storage.models import OPEN_STATUSES, CreditState, Event, Item, ItemKind, ItemStatus
+from storage.co_raisers import add_co_raiser, co_raisers_of, find_co_raiser
+from storage.models import OPEN_STATUSES, CoRaiser, CreditState, Event, Item, ItemKind, ItemStatus
 from storage.outbox import enqueue
 from storage.votes import add_vote, remove_vote
 
@@ -133,9 +133,14 @@ def mark_actioned(
 
 
 def _credit(session: Session, item: Item, now: datetime) -> None:
-    """One public credit per item, ever; anonymous raisers are asked first."""
+    """One public credit per item, ever; anonymous raisers (and co-raisers) are asked first."""
     if item.credit is not CreditState.NONE:
         return
+    for co_raiser in co_raisers_of(session=session, item_id=item.id):
+        if co_raiser.anonymous:
+            queue(
+                session, item, OutboxKind.ASK_CREDIT, now, to=co_raiser.user_id, co_raiser=co_raiser.user_id
+            )
     if item.anonymous:
         item.credit = CreditState.ASKED
         queue(session, item, OutboxKind.ASK_CREDIT, now)
@@ -148,6 +153,9 @@ def _credit(session: Session, item: Item, now: datetime) -> None:
 def set_credit_consent(
     *, session: Session, item: Item, actor: Actor, now: datetime, credit_me: bool
 ) -> Change:
+    joined = find_co_raiser(session=session, item_id=item.id, user_id=actor.user_id)
+    if joined is not None and joined.anonymous:
+        return _co_raiser_consent(session, item, joined, now=now, credit_me=credit_me)
     require_raiser(item, actor, "choose how it's credited")
     if item.credit is not CreditState.ASKED:
         already = "credited" if item.credit is CreditState.POSTED else "kept anonymous"
@@ -159,6 +167,23 @@ def set_credit_consent(
     item.credit = CreditState.POSTED
     item.credited_at = now
     queue(session, item, OutboxKind.POST_KUDOS, now)
+    return Change(item.id, f"Thank you! Your credit for #{item.id} is on its way to the kudos channel.")
+
+
+def _co_raiser_consent(
+    session: Session, item: Item, joined: CoRaiser, *, now: datetime, credit_me: bool
+) -> Change:
+    """An anonymous co-raiser answers "may we thank you by name?". If the item's kudos is out
+    already, a short thanks follows it; if not, the kudos names them when it goes."""
+    if joined.credit_me is not None:
+        said = "credited" if joined.credit_me else "kept anonymous"
+        return Change(item.id, f"You're already {said} on #{item.id}; nothing changed.")
+    joined.credit_me = credit_me
+    record(session, item, "credit_consent", joined.user_id, now, credit_me=credit_me, co_raiser=True)
+    if not credit_me:
+        return Change(item.id, f"Understood: you stay anonymous on #{item.id}. Thank you for raising it.")
+    if item.credit is CreditState.POSTED:
+        queue(session, item, OutboxKind.POST_KUDOS, now, thanks=joined.user_id)
     return Change(item.id, f"Thank you! Your credit for #{item.id} is on its way to the kudos channel.")
 
 

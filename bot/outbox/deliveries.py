@@ -23,6 +23,7 @@ from bot.blocks.notices import (
     channel_problem_notice,
     credit_question,
     kudos,
+    kudos_addendum,
     owner_notice,
     raiser_news,
     route_channel_problem,
@@ -43,7 +44,7 @@ from bot.outbox.slack_calls import (
     post_to_response_url,
 )
 from bot.slack.ids import is_user
-from storage.co_raisers import co_raisers_of
+from storage.co_raisers import credited_co_raisers
 from storage.items import (
     add_events,
     credited_duplicate_raisers,
@@ -255,8 +256,13 @@ def dm_owner(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
 
 def post_kudos(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     item = _load_item(ctx, message)
+    thanks = message.payload.get("thanks")
+    if thanks:  # an anonymous co-raiser said yes after the kudos went out
+        reply = kudos_addendum(item, person=str(thanks), permalink=_card_permalink(ctx, item))
+        posted = post_message(ctx, message, channel=ctx.kudos_channel, text=reply.text, blocks=reply.blocks)
+        return Delivered(result={"channel": posted["channel"], "ts": posted["ts"]})
     with ctx.session_factory() as session:
-        named = [c.user_id for c in co_raisers_of(session=session, item_id=item.id) if not c.anonymous]
+        named = credited_co_raisers(session=session, item_id=item.id)
         merged = credited_duplicate_raisers(session=session, item_id=item.id)
     also = [person for person in dict.fromkeys([*named, *merged]) if person != item.raiser_id]
     reply = kudos(item, also_raised_by=also, permalink=_card_permalink(ctx, item))
@@ -266,8 +272,10 @@ def post_kudos(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
 
 def ask_credit(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     item = _load_item(ctx, message)
-    reply = credit_question(item, kudos_channel=ctx.kudos_channel)
-    return _delivered_dm(send_dm(ctx, message, user_id=item.raiser_id, reply=reply))
+    co_raiser = message.payload.get("co_raiser")  # whom it is for, when not the raiser
+    reply = credit_question(item, kudos_channel=ctx.kudos_channel, co_raiser=bool(co_raiser))
+    person = str(co_raiser) if co_raiser else item.raiser_id
+    return _delivered_dm(send_dm(ctx, message, user_id=person, reply=reply))
 
 
 def dm_nag(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("anonymous", sa.Boolean(), nullable=False),
         sa.Column("via", sa.String(length=16), nullable=False),
         sa.Column("joined_at", storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("credit_me", sa.Boolean(), nullable=True),
         sa.ForeignKeyConstraint(["item_id"], ["items.id"], name=op.f("fk_co_raisers_item_id_items")),
         sa.PrimaryKeyConstraint("item_id", "user_id", name=op.f("pk_co_raisers")),
     )
