@@ -117,30 +117,33 @@ def _change_button(deps: Deps, make: Callable[[Deps], flows.Apply], *, always_te
 
 
 def _vote_button(deps: Deps) -> Any:
-    def on_vote(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
-        try:
-            change = flows.vote(deps, item_id=_item_id(action), user_id=user_of(body))
-        except CxError as error:
-            tell(body, client, error.user_message)
-            return
-        _after(deps, body, client, change, quiet=False)
-
-    return on_vote
+    return _person_button(
+        deps, lambda item_id, user, body: flows.vote(deps, item_id=item_id, user_id=user), name="on_vote"
+    )
 
 
 def _me_too_button(deps: Deps) -> Any:
-    def on_me_too(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def me_too(item_id: int, user: str, body: dict[str, Any]) -> Change | None:
         via = "home" if from_app_home(body) else "card"
+        return flows.me_too(deps, item_id=item_id, user_id=user, via=via)
+
+    return _person_button(deps, me_too, name="on_me_too")
+
+
+def _person_button(deps: Deps, act: Callable[[int, str, dict[str, Any]], Change | None], *, name: str) -> Any:
+    """A button anyone may press for themselves (upvote, me too): they are told what it did."""
+
+    def on_click(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
         try:
-            change = flows.me_too(deps, item_id=_item_id(action), user_id=user_of(body), via=via)
+            change = act(_item_id(action), user_of(body), body)
         except CxError as error:
             tell(body, client, error.user_message)
             return
         _after(deps, body, client, change, quiet=False)
 
-    return on_me_too
+    on_click.__name__ = name
+    return on_click
 
 
 def _join_instead_button(deps: Deps) -> Any:

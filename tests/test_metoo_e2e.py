@@ -65,6 +65,19 @@ def dms_to(fake: FakeSlack, user: str) -> list[Call]:
     return [c for c in fake.calls_to("chat.postMessage") if c.args["channel"] == user and c.fault is None]
 
 
+def mark_actioned(bot: BotUnderTest, item_id: int, what_was_done: str) -> None:
+    """The owner marks it actioned (the form's submission, without the form)."""
+    now = bot.runtime.deps.clock()
+
+    def apply(session: Any, it: Item, who: Any) -> Any:
+        return lifecycle.mark_actioned(
+            session=session, item=it, actor=who, now=now, what_was_done=what_was_done, led_to_action=True
+        )
+
+    flows.change_item(bot.runtime.deps, item_id=item_id, user_id=OWNER, key=None, apply=apply)
+    bot.settle()
+
+
 def last_card(fake: FakeSlack, card_ts: str | None) -> str:
     updates = [c for c in fake.calls_to("chat.update") if c.args["ts"] == card_ts]
     return json.dumps(updates[-1].args["blocks"])
@@ -121,22 +134,7 @@ def test_anyone_but_its_raiser_says_me_too_on_the_card_and_shares_the_credit(
         "You're on" in said["carl"] and "already on" in said["carl-again"] and "yourself" in said["ana-too"]
     )
 
-    now = bot.runtime.deps.clock()
-    flows.change_item(
-        bot.runtime.deps,
-        item_id=first.id,
-        user_id=OWNER,
-        key=None,
-        apply=lambda session, it, who: lifecycle.mark_actioned(
-            session=session,
-            item=it,
-            actor=who,
-            now=now,
-            what_was_done="Fixed the gateway",
-            led_to_action=True,
-        ),
-    )
-    bot.settle()
+    mark_actioned(bot, first.id, "Fixed the gateway")
     [kudos] = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0KUDOS"]
     assert "<@U0ANA> and <@U0CARL>" in kudos.all_text()
     assert [c for c in dms_to(fake_slack, "U0CARL") if "acted on" in c.all_text()]
@@ -241,17 +239,7 @@ def test_an_anonymous_co_raiser_is_thanked_by_name_only_if_they_say_yes(
         with bot.runtime.deps.session_factory() as session:
             mine = session.scalars(select(Item).where(Item.raiser_id == person)).one()
         click(bot, fake_slack, MeTooAction.JOIN_INSTEAD, f"{mine.id}:{first.id}", person, f"join-{person}")
-    now = bot.runtime.deps.clock()
-    flows.change_item(
-        bot.runtime.deps,
-        item_id=first.id,
-        user_id=OWNER,
-        key=None,
-        apply=lambda session, it, who: lifecycle.mark_actioned(
-            session=session, item=it, actor=who, now=now, what_was_done="Fixed the page", led_to_action=True
-        ),
-    )
-    bot.settle()
+    mark_actioned(bot, first.id, "Fixed the page")
     [kudos] = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0KUDOS"]
     assert "<@U0ANA>" in kudos.all_text()
     assert "U0SHY" not in kudos.all_text() and "U0BOLD" not in kudos.all_text()
