@@ -27,7 +27,7 @@ from bot.errors import first_line
 from bot.jobs import schedule
 from bot.jobs.schedule import start_scheduler
 from bot.ops import doctor, logs, metrics
-from bot.routing.routes_file import RoutesFileError, import_routes_file
+from bot.routing.routes_file import RoutesFileError, import_routes_file, routes_toml
 from bot.settings import Settings, SettingsError, load_settings
 from storage import outbox as queue
 from storage import routes as route_queries
@@ -110,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     route_import.set_defaults(handler=_routes_import)
     route_list = route_commands.add_parser("list", help="show the active routes")
     route_list.set_defaults(handler=_routes_list)
+    route_export = route_commands.add_parser(
+        "export", help="write the active routes as a routes file (to FILE, else to stdout)"
+    )
+    route_export.add_argument("file", type=Path, nargs="?", help="where to write it")
+    route_export.set_defaults(handler=_routes_export)
 
     outbox = commands.add_parser("outbox", help="show undelivered messages, or send failed ones again")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
@@ -310,6 +315,18 @@ def _routes_list(_args: argparse.Namespace) -> int:
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
+    return 0
+
+
+def _routes_export(args: argparse.Namespace) -> int:
+    with _database() as factory, factory() as session:
+        text = routes_toml(route_queries.active_routes(session=session))
+    if args.file is None:
+        sys.stdout.write(text)
+        return 0
+    args.file.write_text(text, encoding="utf-8")
+    count = text.count("[[routes]]")
+    print(f"Wrote {count} route{'s' if count != 1 else ''} to {args.file}.")
     return 0
 
 

@@ -71,6 +71,30 @@ def test_routes_import_and_list(
     assert "onboarding" not in out
 
 
+def test_routes_export_round_trips(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `routes export` writes, `routes import` reads back unchanged: quotes, accents, every
+    field and the stale_after periods included."""
+    original = tmp_path / "routes.toml"
+    original.write_text(
+        '[[routes]]\narea = "billing \\"EU\\""\nowner = "U0BILLING"\nchannel = "C0BILLING"\n'
+        'keywords = ["refund", "facturé", "charged twice"]\nescalate_to = "S0FINANCE"\n'
+        'stale_after = { alarm = "12h", idea = "7d", critical = "90m" }\n\n'
+        '[[routes]]\narea = "onboarding"\nowner = "S0ONBOARD"\nchannel = "C0ONBOARD"\nkeywords = []\n',
+        encoding="utf-8",
+    )
+    assert run_cli(capsys, "routes", "import", str(original))[0] == 0
+    exported = tmp_path / "exported.toml"
+    code, out, _ = run_cli(capsys, "routes", "export", str(exported))
+    assert code == 0 and "Wrote 2 routes" in out
+    code, out, _ = run_cli(capsys, "routes", "import", str(exported))
+    assert code == 0 and 'unchanged: billing "EU", onboarding' in out
+    assert "added" not in out and "changed:" not in out.replace("unchanged:", "") and "retired" not in out
+    code, out, _ = run_cli(capsys, "routes", "export")
+    assert out == exported.read_text(encoding="utf-8")
+
+
 def test_bad_routes_file_is_refused_with_file_line_and_problem(
     env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

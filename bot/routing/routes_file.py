@@ -12,8 +12,10 @@ A bad file is refused with its path, the line and the problem.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from bot.routing.rules import NOT_SURE
 from bot.slack import ids as slack_ids
 from storage import routes as route_queries
 from storage.db import make_session_factory, transaction
+from storage.models import Route
 
 MAX_AREA_LENGTH = 75  # Slack's limit for an option's text in the modal's area menu
 MAX_ROUTES = 99  # the area menu holds 100 options, one of them "not sure"
@@ -219,3 +222,44 @@ def import_routes_file(engine: Engine, path: Path, *, clock: Clock) -> route_que
     specs = load_routes_file(path)
     with transaction(make_session_factory(engine)) as session:
         return route_queries.import_routes(session=session, specs=specs, now=clock())
+
+
+def routes_toml(routes: Sequence[Route]) -> str:
+    """The routes as a routes file: importing it changes nothing."""
+    lines = [
+        "# cxbot routes, written by `cxbot routes export`. Edit and `cxbot routes import` it, or keep",
+        '# it in version control. Format: README, "Routes".',
+    ]
+    for route in routes:
+        lines += ["", "[[routes]]", *_route_lines(route)]
+    return "\n".join(lines) + "\n"
+
+
+def _route_lines(route: Route) -> list[str]:
+    lines = [
+        f"area = {_toml_string(route.area)}",
+        f"owner = {_toml_string(route.owner)}",
+        f"channel = {_toml_string(route.channel)}",
+        f"keywords = [{', '.join(_toml_string(word) for word in route.keywords)}]",
+    ]
+    if route.escalate_to:
+        lines.append(f"escalate_to = {_toml_string(route.escalate_to)}")
+    if route.stale_after:
+        periods = [
+            f"{key} = {_toml_string(_duration(seconds))}" for key, seconds in route.stale_after.items()
+        ]
+        lines.append(f"stale_after = {{ {', '.join(periods)} }}")
+    return lines
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _duration(seconds: float) -> str:
+    """ "7d", "24h" or "90m": the largest unit that divides it (the file takes minutes at least)."""
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{max(1, round(seconds / 60))}m"
