@@ -119,7 +119,7 @@ def _summary(
     if storm and storm["requests"] < 2000:
         out += [f"> A `--quick` run: a storm of {storm['requests']:,} commands, not 2,000.", ""]
     for reason in skipped:
-        out += [f"> Not run: {reason}", ""]
+        out += [f"> {'Note' if 'merged in' in reason else 'Not run'}: {reason}", ""]
     return out
 
 

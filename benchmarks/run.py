@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument(
+        "--merge",
+        type=Path,
+        help="an earlier run's --json: the benchmarks this run leaves out (--only) come from it, "
+        "and the page says so",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="write pyinstrument profiles of the jobs to this directory"
     )
     parser.add_argument(
@@ -66,7 +72,7 @@ def _command(argv: list[str]) -> str:
 
 
 # Where the results are written changes none of them: the command shown leaves these out.
-_OUTPUT_OPTIONS = ("--json", "--output")
+_OUTPUT_OPTIONS = ("--json", "--output", "--merge")
 
 
 def _figures_options(argv: list[str]) -> list[str]:
@@ -80,6 +86,24 @@ def _figures_options(argv: list[str]) -> list[str]:
         elif not arg.startswith(tuple(f"{option}=" for option in _OUTPUT_OPTIONS)):
             kept.append(arg)
     return kept
+
+
+_SECTIONS = {"storm": "storm", "jobs": "jobs at scale", "paced": "under Slack's limits"}
+
+
+def _merge(results: dict[str, Any], earlier: dict[str, Any]) -> list[str]:
+    """Fill in the benchmarks this run left out from an earlier run's results; returns what the
+    page should say about it."""
+    notes = []
+    for key, name in _SECTIONS.items():
+        if key not in results and key in earlier:
+            results[key] = earlier[key]
+            machine = earlier.get("machine", {})
+            notes.append(
+                f"the {name} figures are from an earlier run ({machine.get('date', '?')}, commit "
+                f"`{machine.get('commit') or 'unknown'}`), merged in with `--merge`"
+            )
+    return notes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         cleanup_everything()
         raise
     seconds = time.monotonic() - started
+    if args.merge is not None:
+        skipped += _merge(results, json.loads(args.merge.read_text()))
 
     from benchmarks.report import render
 
