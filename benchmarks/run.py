@@ -95,15 +95,23 @@ def _merge(results: dict[str, Any], earlier: dict[str, Any]) -> list[str]:
     """Fill in the benchmarks this run left out from an earlier run's results; returns what the
     page should say about it."""
     notes = []
+    paced, earlier_paced = results.get("paced"), earlier.get("paced")
+    if paced is not None and earlier_paced is not None and "storm" not in paced:
+        paced["storm"] = earlier_paced["storm"]
+        notes.append(_from_earlier("storm under Slack's limits", earlier))
     for key, name in _SECTIONS.items():
         if key not in results and key in earlier:
             results[key] = earlier[key]
-            machine = earlier.get("machine", {})
-            notes.append(
-                f"the {name} figures are from an earlier run ({machine.get('date', '?')}, commit "
-                f"`{machine.get('commit') or 'unknown'}`), merged in with `--merge`"
-            )
+            notes.append(_from_earlier(name, earlier))
     return notes
+
+
+def _from_earlier(name: str, earlier: dict[str, Any]) -> str:
+    machine = earlier.get("machine", {})
+    return (
+        f"the {name} figures are from an earlier run ({machine.get('date', '?')}, commit "
+        f"`{machine.get('commit') or 'unknown'}`), merged in with `--merge`"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,10 +153,11 @@ def main(argv: list[str] | None = None) -> int:
             results["jobs"] = run_jobs(
                 databases=databases, items=items, owners=owners, profile_dir=args.profile
             )
-        if args.only in (None, "limits") and databases:
+        if args.only in (None, "limits", "limits-nag") and databases:
             from benchmarks.paced import run_paced
 
-            results["paced"] = run_paced(databases=databases)
+            parts = ("nag",) if args.only == "limits-nag" else ("storm", "nag")
+            results["paced"] = run_paced(databases=databases, parts=parts)
     except KeyboardInterrupt:
         log("interrupted: stopping the servers and dropping the schemas")
         cleanup_everything()
