@@ -370,9 +370,9 @@ def test_a_cold_sweep_over_2000_owners_asks_slack_15_times_at_most_under_its_lim
 
     assert (result.nagged_items, result.dms) == (2001, 2000)
     directory = ("users.list", "users.info", "usergroups.users.list")
-    answered = [c for c in fake_slack.calls if c.method in directory and c.fault is None]
-    assert len(answered) <= 15
+    asked = [c for c in fake_slack.calls if c.method in directory]
+    assert len(asked) <= 15  # every call counts, refused or not
     assert fake_slack.calls_to("users.info") == []
-    # users.list is Tier 2 (a burst of 5, then one every 3 s): some pages were refused with 429
-    # and asked again after Retry-After.
-    assert {c.fault for c in fake_slack.calls if c.method in directory} == {None, "http_429"}
+    # users.list is Tier 2 (a burst of 5, then one every 3 s): the directory keeps to its pace,
+    # so no page is refused with 429.
+    assert {c.fault for c in asked} == {None}
