@@ -54,8 +54,9 @@ def render(
         "```",
         "",
         f"The run took {seconds / 60:.1f} minutes. Options: `--quick` (a 20 s storm of 400 "
-        "commands, 100,000 items), `--only storm|jobs|limits`, `--db sqlite|postgres|both`, `--profile DIR` "
-        "(pyinstrument profiles of the jobs); `--help` lists them all.",
+        "commands, 100,000 items), `--only storm,jobs,limits,limits-nag` (any of them), "
+        "`--db sqlite|postgres|both`, `--profile DIR` (pyinstrument profiles of the jobs), `--merge "
+        "JSON` (the rest from an earlier run); `--help` lists them all.",
         "",
         "## Machine",
         "",

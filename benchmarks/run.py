@@ -25,6 +25,21 @@ FULL = {"requests": 2_000, "seconds": 60, "items": 1_000_000, "owners": 2_000}
 QUICK = {"requests": 400, "seconds": 20, "items": 100_000, "owners": 200}
 
 
+_BENCHMARKS = ("storm", "jobs", "limits", "limits-nag")
+
+
+def _benchmarks(value: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [part for part in chosen if part not in _BENCHMARKS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(_BENCHMARKS)}, comma-separated")
+    return chosen
+
+
+def _chosen(only: tuple[str, ...] | None, benchmark: str) -> bool:
+    return only is None or benchmark in only
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument(
@@ -35,8 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--only",
-        choices=["storm", "jobs", "limits"],
-        help="run one benchmark only (limits: under Slack's limits)",
+        type=_benchmarks,
+        help="run only these, comma-separated: storm, jobs, limits (the storm and a nag sweep "
+        "under Slack's limits), limits-nag (that nag sweep alone)",
     )
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--requests", type=int, help="commands in the storm")
@@ -141,11 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict[str, Any] = {"machine": machine(), "command": _command(argv)}
     try:
-        if args.only in (None, "storm") and databases:
+        if _chosen(args.only, "storm") and databases:
             from benchmarks.storm import run_storm
 
             results["storm"] = run_storm(databases=databases, requests=requests, seconds=storm_seconds)
-        if args.only in (None, "jobs") and databases:
+        if _chosen(args.only, "jobs") and databases:
             from benchmarks.jobs import run_jobs
 
             if args.profile is not None:
@@ -153,10 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             results["jobs"] = run_jobs(
                 databases=databases, items=items, owners=owners, profile_dir=args.profile
             )
-        if args.only in (None, "limits", "limits-nag") and databases:
+        if (_chosen(args.only, "limits") or _chosen(args.only, "limits-nag")) and databases:
             from benchmarks.paced import run_paced
 
-            parts = ("nag",) if args.only == "limits-nag" else ("storm", "nag")
+            parts = ("storm", "nag") if _chosen(args.only, "limits") else ("nag",)
             results["paced"] = run_paced(databases=databases, parts=parts)
     except KeyboardInterrupt:
         log("interrupted: stopping the servers and dropping the schemas")
