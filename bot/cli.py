@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     jobs_command = commands.add_parser("jobs", help="run a scheduled job once")
     job_commands = jobs_command.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
     job_run = job_commands.add_parser("run", help="run the nag sweep or the digest once, now or as of --at")
-    job_run.add_argument("job", choices=["nag", "digest"])
+    job_run.add_argument("job", choices=["nag", "digest", "roundup"])
     job_run.add_argument("--at", type=_moment, help="act as if the time were this ISO-8601 moment")
     job_run.set_defaults(handler=_jobs_run)
 
@@ -182,6 +182,9 @@ def _jobs_run(args: argparse.Namespace) -> int:
                     f"{result.escalated} escalated, "
                     f"{result.waiting_for_working_hours} waiting for working hours."
                 )
+        elif args.job == "roundup":
+            ran = schedule.post_roundup(runtime.deps, at=args.at)
+            print("Roundup queued." if ran else "The roundup for that moment already ran; nothing to do.")
         else:
             ran = schedule.post_digest(runtime.deps, at=args.at)
             print("Digest queued." if ran else "The digest for that moment already ran; nothing to do.")

@@ -21,6 +21,7 @@ from storage.db import normalise_url
 DEFAULT_DATABASE_URL = "sqlite:///cxbot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DIGEST_CRON = "0 9 * * mon"
+DEFAULT_ROUNDUP_CRON = "0 10 1 * *"  # the 1st of each month, 10:00
 
 
 class SettingsError(Exception):
@@ -42,6 +43,8 @@ class Settings:
     timezone: str = "UTC"
     nag_interval_minutes: int = 15
     digest_cron: str = DEFAULT_DIGEST_CRON
+    roundup_cron: str = DEFAULT_ROUNDUP_CRON
+    roundup_channel: str = ""
     slack_timeout_seconds: int = 10
     outbox_max_backoff_seconds: int = 300
     outbox_lease_seconds: int = 120
@@ -84,6 +87,10 @@ def load_settings(env: Mapping[str, str], *, need_slack: bool, http: bool = Fals
         timezone=reader.timezone(),
         nag_interval_minutes=reader.nag_interval(),
         digest_cron=reader.digest_cron(),
+        roundup_cron=reader.cron("CX_ROUNDUP_CRON", DEFAULT_ROUNDUP_CRON),
+        roundup_channel=reader.channel("CX_ROUNDUP_CHANNEL", required=False)
+        or reader.channel("CX_KUDOS_CHANNEL", required=False)
+        or triage_channel,
         slack_timeout_seconds=reader.whole_number("CX_SLACK_TIMEOUT_SECONDS", default=10, low=1, high=120),
         outbox_max_backoff_seconds=reader.whole_number(
             "CX_OUTBOX_MAX_BACKOFF_SECONDS", default=300, low=1, high=3600
@@ -196,13 +203,14 @@ class _Reader:
         return int(value)
 
     def digest_cron(self) -> str:
-        value = self.get("CX_DIGEST_CRON") or DEFAULT_DIGEST_CRON
+        return self.cron("CX_DIGEST_CRON", DEFAULT_DIGEST_CRON)
+
+    def cron(self, name: str, default: str) -> str:
+        value = self.get(name) or default
         try:
             CronTrigger.from_crontab(value)
         except ValueError as error:
-            raise SettingsError(
-                f"CX_DIGEST_CRON must be a crontab line like {DEFAULT_DIGEST_CRON!r} ({error})"
-            ) from None
+            raise SettingsError(f"{name} must be a crontab line like {default!r} ({error})") from None
         return value
 
     def timezone(self) -> str:

@@ -1,4 +1,5 @@
-"""/cx-digest: a private preview of the weekly digest, for the CX leads."""
+"""/cx-digest: a private preview of the weekly digest, and with `roundup`, of the month's "you
+said, we did" roundup, for the CX leads."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.blocks.digest import digest_reply
+from bot.blocks.roundup import roundup_reply
 from bot.deps import Deps
 from bot.jobs.digest import build_digest
+from bot.jobs.roundup import build_roundup, period_start
 
 COMMAND = "/cx-digest"
 
@@ -26,15 +29,20 @@ def _preview_listener(deps: Deps) -> Any:
             )
             return
         if not command.get("response_url"):  # Slack always sends one; without it, answer in the ack
-            ack(**_preview(deps))
+            ack(**_preview(deps, str(command.get("text") or "")))
             return
         ack()
-        respond(**_preview(deps))
+        respond(**_preview(deps, str(command.get("text") or "")))
 
     return on_preview
 
 
-def _preview(deps: Deps) -> dict[str, Any]:
+def _preview(deps: Deps, text: str) -> dict[str, Any]:
+    """`/cx-digest`: the weekly digest so far; `/cx-digest roundup`: this month's roundup so far."""
+    now = deps.clock()
     with deps.session_factory() as session:
-        reply = digest_reply(build_digest(session, end=deps.clock()), zone=deps.settings.timezone)
+        if text.strip().lower() == "roundup":
+            reply = roundup_reply(build_roundup(session, start=period_start(now), end=now))
+        else:
+            reply = digest_reply(build_digest(session, end=now), zone=deps.settings.timezone)
     return {"text": reply.text, "blocks": reply.as_dicts(), "response_type": "ephemeral"}

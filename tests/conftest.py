@@ -140,6 +140,7 @@ def settings(database_url: str, fake_slack: FakeSlack, routes_file: Path) -> Set
         routes_file=routes_file,
         triage_channel=TRIAGE,
         kudos_channel="C0KUDOS",
+        roundup_channel="C0KUDOS",
         digest_channel="C0DIGEST",
         admins=ADMINS,
         timezone="Europe/London",

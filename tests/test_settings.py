@@ -12,12 +12,21 @@ GOOD = {
 }
 
 
+def test_the_roundup_goes_to_the_kudos_channel_unless_told() -> None:
+    assert (
+        load_settings({**GOOD, "CX_KUDOS_CHANNEL": "C0KUDOS"}, need_slack=True).roundup_channel == "C0KUDOS"
+    )
+    chosen = {**GOOD, "CX_KUDOS_CHANNEL": "C0KUDOS", "CX_ROUNDUP_CHANNEL": "C0WINS"}
+    assert load_settings(chosen, need_slack=True).roundup_channel == "C0WINS"
+
+
 def test_defaults() -> None:
     settings = load_settings(GOOD, need_slack=True, http=True)
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.slack_api_url == "https://slack.com/api/"
     assert settings.admins == ("U0ADMIN1", "U0ADMIN2")
-    assert settings.kudos_channel == settings.digest_channel == "C0TRIAGE"
+    assert settings.kudos_channel == settings.digest_channel == settings.roundup_channel == "C0TRIAGE"
+    assert settings.roundup_cron == "0 10 1 * *"
     assert settings.timezone == "UTC"
     assert (settings.nag_interval_minutes, settings.digest_cron) == (15, "0 9 * * mon")
     assert (
@@ -79,6 +88,7 @@ def test_everything_set(tmp_path: Path) -> None:
         ({"CX_NAG_INTERVAL_MINUTES": "15m"}, "CX_NAG_INTERVAL_MINUTES must be a whole number"),
         ({"CX_DIGEST_CRON": "every monday"}, "CX_DIGEST_CRON must be a crontab line"),
         ({"CX_DIGEST_CRON": "0 25 * * mon"}, "CX_DIGEST_CRON must be a crontab line"),
+        ({"CX_ROUNDUP_CRON": "monthly"}, "CX_ROUNDUP_CRON must be a crontab line"),
         ({"CX_SLACK_TIMEOUT_SECONDS": "0"}, "CX_SLACK_TIMEOUT_SECONDS must be a whole number from 1 to 120"),
         ({"CX_OUTBOX_MAX_BACKOFF_SECONDS": "1.5"}, "CX_OUTBOX_MAX_BACKOFF_SECONDS must be a whole number"),
         ({"CX_OUTBOX_LEASE_SECONDS": "2"}, "CX_OUTBOX_LEASE_SECONDS must be a whole number from 5 to 3600"),

@@ -18,6 +18,7 @@ from bot.deps import Deps
 from bot.jobs.digest import JOB as DIGEST_JOB
 from bot.jobs.digest import run_digest
 from bot.jobs.nag import SweepResult, run_nag_sweep
+from bot.jobs.roundup import run_roundup
 from bot.ops import metrics
 from storage.jobs import last_period
 
@@ -58,6 +59,23 @@ def post_digest(deps: Deps, *, at: datetime | None = None) -> bool:
     _ran("digest", ran=ran, started=started)
     deps.wake_outbox()
     return ran
+
+
+def post_roundup(deps: Deps, *, at: datetime | None = None) -> bool:
+    """The "you said, we did" roundup for the month ending `at` (default now); whether it ran."""
+    now = deps.clock()
+    started = time.perf_counter()
+    ran = run_roundup(deps.session_factory, at=at or now, now=now, channel=deps.settings.roundup_channel)
+    _ran("roundup", ran=ran, started=started)
+    deps.wake_outbox()
+    return ran
+
+
+def scheduled_roundup(deps: Deps) -> bool:
+    """The roundup for the fire time just passed, so every replica names the same period."""
+    trigger = CronTrigger.from_crontab(deps.settings.roundup_cron, timezone=deps.settings.zone)
+    moment = last_fire_time(trigger, deps.clock())
+    return post_roundup(deps, at=moment) if moment is not None else False
 
 
 def _ran(job: str, *, ran: bool, started: float) -> None:
@@ -101,6 +119,14 @@ def make_scheduler(deps: Deps) -> BackgroundScheduler:
     )
     scheduler.add_job(
         scheduled_digest, digest_trigger(deps), args=[deps], id="digest", name="digest", **options
+    )
+    scheduler.add_job(
+        scheduled_roundup,
+        CronTrigger.from_crontab(deps.settings.roundup_cron, timezone=deps.settings.zone),
+        args=[deps],
+        id="roundup",
+        name="you said, we did",
+        **options,
     )
     return scheduler
 
