@@ -158,7 +158,7 @@ def test_two_schedulers_on_postgres_fire_each_job_once(
     clock.now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 09:00: digest time, and the alarm is stale
     schedulers = [make_scheduler(first.runtime.deps), make_scheduler(second.runtime.deps)]
     fired = [job for scheduler in schedulers for job in scheduler.get_jobs()]
-    assert sorted(job.id for job in fired) == ["digest", "digest", "nag", "nag"]
+    assert sorted(job.id for job in fired) == ["digest", "digest", "nag", "nag", "roundup", "roundup"]
     barrier = threading.Barrier(len(fired))
 
     def fire(job: object) -> None:
@@ -174,8 +174,11 @@ def test_two_schedulers_on_postgres_fire_each_job_once(
     second.runtime.dispatcher.drain()
     assert len(nags(fake_slack, OWNER)) == 1
     assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0DIGEST"]) == 1
+    roundups = [c for c in fake_slack.calls_to("chat.postMessage") if "You said, we did" in c.args["text"]]
+    assert len(roundups) == 1
     with first.runtime.deps.session_factory() as session:
         assert job_queries.last_period(session=session, job="digest") is not None
+        assert job_queries.last_period(session=session, job="roundup") is not None
 
 
 def test_cxbot_jobs_run_with_at(
@@ -211,17 +214,19 @@ def test_cxbot_jobs_run_with_at(
         main(["jobs", "run", "digest", "--at", "next monday"])
 
 
-def test_cxbot_run_schedules_both_jobs_on_round_times(bot: BotUnderTest) -> None:
+def test_cxbot_run_schedules_its_jobs_on_round_times(bot: BotUnderTest) -> None:
     from bot.jobs.schedule import start_scheduler
 
     scheduler = start_scheduler(bot.runtime.deps)
     try:
         jobs_by_id = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs_by_id) == {"nag", "digest"}
+        assert set(jobs_by_id) == {"nag", "digest", "roundup"}
         nag_next = jobs_by_id["nag"].next_run_time
         assert nag_next.minute % 15 == 0 and nag_next.second == 0
         digest_next = jobs_by_id["digest"].next_run_time.astimezone(bot.runtime.deps.settings.zone)
         assert (digest_next.weekday(), digest_next.hour, digest_next.minute) == (0, 9, 0)
+        roundup_next = jobs_by_id["roundup"].next_run_time.astimezone(bot.runtime.deps.settings.zone)
+        assert (roundup_next.day, roundup_next.hour, roundup_next.minute) == (1, 10, 0)
         assert all(job.coalesce and job.max_instances == 1 for job in jobs_by_id.values())
     finally:
         scheduler.shutdown(wait=False)
