@@ -113,12 +113,13 @@ def build_runtime(
     if settings.routes_file is not None:
         summary = import_routes_file(engine, settings.routes_file, clock=clock)
         log.info(
-            "routes loaded from %s: %d active (%d new, %d changed, %d retired)",
+            "routes loaded from %s: %d active (%d new, %d changed, %d retired), and %d claimed in Slack kept",
             settings.routes_file,
             len(summary.added) + len(summary.changed) + len(summary.unchanged),
             len(summary.added),
             len(summary.changed),
             len(summary.retired),
+            len(summary.kept),
         )
     session_factory = make_session_factory(engine)
     metrics.watch_outbox(lambda: _outbox_counts(session_factory), lambda: _outbox_waiting(session_factory))
@@ -137,6 +138,7 @@ def build_runtime(
         filing=filing,
         members_of=directory.members_of,
         people_of=directory.people,
+        groups=directory.groups,
     )
     dispatcher.context.render_home = lambda user: build_home(deps, user_id=user).to_dict()
     return Runtime(

@@ -105,8 +105,15 @@ def _parser() -> argparse.ArgumentParser:
 
     routes = commands.add_parser("routes", help="import or list the routes")
     route_commands = routes.add_subparsers(dest="routes_command", required=True, metavar="ACTION")
-    route_import = route_commands.add_parser("import", help="replace the routes with a TOML file")
+    route_import = route_commands.add_parser(
+        "import", help="make the routes what a TOML file says (routes claimed in Slack are kept)"
+    )
     route_import.add_argument("file", type=Path)
+    route_import.add_argument(
+        "--replace",
+        action="store_true",
+        help="also retire routes claimed in Slack that the file lacks",
+    )
     route_import.set_defaults(handler=_routes_import)
     route_list = route_commands.add_parser("list", help="show the active routes")
     route_list.set_defaults(handler=_routes_list)
@@ -289,19 +296,32 @@ def _routes_import(args: argparse.Namespace) -> int:
     engine = make_engine(_settings(need_slack=False).database_url)
     try:
         migrate(engine)
-        summary = import_routes_file(engine, path, clock=system_clock)
+        summary = import_routes_file(engine, path, clock=system_clock, replace=args.replace)
     finally:
         engine.dispose()
+    claimed = dict(summary.claimed)
+
+    def named(area: str) -> str:
+        return f"{area} (claimed in Slack by {claimed[area]})" if area in claimed else area
+
     for label, areas in (
         ("added", summary.added),
         ("changed", summary.changed),
         ("unchanged", summary.unchanged),
         ("retired", summary.retired),
+        ("kept", summary.kept),
     ):
         if areas:
-            print(f"{label:>9}: {', '.join(areas)}")
+            print(f"{label:>9}: {', '.join(named(area) for area in areas)}")
     total = len(summary.added) + len(summary.changed) + len(summary.unchanged)
     print(f"{total} active route{'s' if total != 1 else ''} from {path}.")
+    if summary.kept:
+        some = "route" if len(summary.kept) == 1 else "routes"
+        print(
+            f"Kept {len(summary.kept)} {some} claimed in Slack that {path} doesn't list. They stay "
+            "active; to retire them, run this again with --replace, or add them to the file "
+            "(`cxbot routes export` writes every route)."
+        )
     return 0
 
 

@@ -26,6 +26,8 @@ class Deps:
     members_of: MembersOf
     # User IDs -> each one's Slack time zone (CX_TIMEZONE when unknown) and whether deactivated.
     people_of: PeopleOf
+    # The workspace's user groups, (ID, name), for forms that offer a group as owner.
+    groups: Callable[[], list[tuple[str, str]]]
     # Slack says the token is revoked or the app uninstalled: the outbox stops and waits.
     token_refused: Callable[[str], None]
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.deps import Deps
-from handlers import capture, digest, errors, events, items
+from handlers import capture, claims, digest, errors, events, items
 
 
 def register_all(app: App, deps: Deps) -> None:
     errors.register(app, deps)
     capture.register(app, deps)
     items.register(app, deps)
+    claims.register(app, deps)
     events.register(app, deps)
     digest.register(app, deps)

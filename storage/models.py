@@ -165,6 +165,10 @@ class Route(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     stale_after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime]
+    # Who took this area on from a grey-area card, once a CX lead approved (None: from the file).
+    # `cxbot routes import` keeps a claimed route that the file lacks, unless told --replace.
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None]
 
 
 class Item(Base):
@@ -265,6 +269,35 @@ class CoRaiser(Base):
     credit_me: Mapped[bool | None] = mapped_column(Boolean)
 
     __table_args__ = (Index("ix_co_raisers_item_id_joined_at", "item_id", "joined_at"),)
+
+
+class ClaimStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+class RouteClaim(Base):
+    """Someone's offer to own a grey area ("I can own this"): the route it would make, waiting for
+    a CX lead's Approve or Not now (a CX lead's own claim is approved as it is made)."""
+
+    __tablename__ = "route_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    claimer: Mapped[str] = mapped_column(String(32))
+    area: Mapped[str] = mapped_column(String(75))
+    owner: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[ClaimStatus] = mapped_column(_enum(ClaimStatus), default=ClaimStatus.PENDING)
+    created_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None]
+    route_id: Mapped[int | None] = mapped_column(ForeignKey("routes.id"))
+    # The request in triage with Approve and Not now, once posted.
+    request_channel: Mapped[str | None] = mapped_column(String(32))
+    request_ts: Mapped[str | None] = mapped_column(String(32))
 
 
 class JobRun(Base):

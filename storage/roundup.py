@@ -30,7 +30,8 @@ def grey_areas_owned(
     *, session: Session, start: datetime, end: datetime
 ) -> list[tuple[Item, str, str | None]]:
     """(item, who gave it an owner, the area it went to) for each grey area that found an owner in
-    [start, end)."""
+    [start, end). Who gave it one is whoever claimed the area ("I can own this"), if someone did;
+    else whoever reassigned it."""
     rows = session.execute(
         select(Item, Event.actor, Event.data)
         .join(Event, Event.item_id == Item.id)
@@ -47,5 +48,6 @@ def grey_areas_owned(
     for item, actor, data in rows:
         if item.id not in seen:
             seen.add(item.id)
-            found.append((item, str(actor), (data or {}).get("to_area")))
+            details = data or {}
+            found.append((item, str(details.get("claimed_by") or actor), details.get("to_area")))
     return found

@@ -36,6 +36,10 @@ class ImportSummary:
     changed: tuple[str, ...]
     unchanged: tuple[str, ...]
     retired: tuple[str, ...]
+    # Routes claimed in Slack that the file lacks, kept because `replace` was not asked for.
+    kept: tuple[str, ...] = ()
+    # Of all the areas above, those claimed in Slack (from a grey-area card), with who claimed each.
+    claimed: tuple[tuple[str, str], ...] = ()
 
 
 def active_routes(*, session: Session) -> list[Route]:
@@ -46,9 +50,13 @@ def route_by_area(*, session: Session, area: str) -> Route | None:
     return session.scalar(select(Route).where(Route.active, Route.area == area))
 
 
-def import_routes(*, session: Session, specs: Sequence[RouteFields], now: datetime) -> ImportSummary:
-    """Make the active routes exactly `specs`. Routes missing from `specs` are retired, not deleted,
-    because items keep pointing at them."""
+def import_routes(
+    *, session: Session, specs: Sequence[RouteFields], now: datetime, replace: bool = False
+) -> ImportSummary:
+    """Make the active routes `specs`. Routes missing from `specs` are retired, not deleted,
+    because items keep pointing at them; but a route claimed in Slack (from a grey-area card) is
+    kept, listed after the file's, unless `replace`: the database, not the file, is where routes
+    live."""
     existing = {route.area.casefold(): route for route in session.scalars(select(Route))}
     added, changed, unchanged = [], [], []
     wanted = set()
@@ -66,13 +74,23 @@ def import_routes(*, session: Session, specs: Sequence[RouteFields], now: dateti
         else:
             changed.append(spec.area)
         _copy(route, spec, now)
-    retired = [route for key, route in existing.items() if key not in wanted and route.active]
+    missing = [route for key, route in existing.items() if key not in wanted and route.active]
+    kept = [route for route in missing if route.claimed_by and not replace]
+    retired = [route for route in missing if route not in kept]
     for route in retired:
         route.active = False
         route.updated_at = now
+    for position, route in enumerate(sorted(kept, key=lambda kept_route: kept_route.position), len(specs)):
+        route.position = position
     session.flush()
+    claimed = [(route.area, route.claimed_by) for route in existing.values() if route.claimed_by]
     return ImportSummary(
-        tuple(added), tuple(changed), tuple(unchanged), tuple(route.area for route in retired)
+        tuple(added),
+        tuple(changed),
+        tuple(unchanged),
+        tuple(route.area for route in retired),
+        kept=tuple(route.area for route in kept),
+        claimed=tuple((area, who) for area, who in claimed if who),
     )
 
 

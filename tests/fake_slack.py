@@ -141,6 +141,7 @@ class FakeSlack:
         self._faults: dict[str, deque[_Fault]] = {}
         self._users: dict[str, dict[str, Any]] = {}
         self._groups: dict[str, list[str]] = {}
+        self._group_names: dict[str, str] = {}
         self._history: dict[str, list[dict[str, Any]]] = {}
         self._last_ts = 0.0
         self._views = itertools.count(1)
@@ -350,8 +351,9 @@ class FakeSlack:
         with self._changed:
             self._token_refused = error
 
-    def set_usergroup(self, group_id: str, users: list[str]) -> None:
+    def set_usergroup(self, group_id: str, users: list[str], *, name: str | None = None) -> None:
         self._groups[group_id] = list(users)
+        self._group_names[group_id] = name or group_id.lower()
 
     # Serving --------------------------------------------------------------------------------------
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
@@ -563,6 +565,8 @@ class FakeSlack:
             if group not in self._groups:
                 return {"ok": False, "error": "no_such_subteam"}
             return {"ok": True, "users": self._groups[group]}
+        if method == "usergroups.list":
+            return {"ok": True, "usergroups": [self._group_object(group) for group in self._groups]}
         return {"ok": True}
 
     def _next_ts(self) -> str:
@@ -623,6 +627,28 @@ class FakeSlack:
         kept = [m for m in posted if oldest <= float(m["ts"]) <= latest]
         kept.reverse()
         return {"ok": True, "messages": kept[:limit], "has_more": len(kept) > limit}
+
+    def _group_object(self, group_id: str) -> dict[str, Any]:
+        """A user group as usergroups.list gives it (the fields cxbot reads, and their neighbours)."""
+        name = self._group_names.get(group_id, group_id.lower())
+        return {
+            "id": group_id,
+            "team_id": "T0TEST",
+            "is_usergroup": True,
+            "name": name,
+            "description": "",
+            "handle": name.lower().replace(" ", "-"),
+            "is_external": False,
+            "date_create": 1700000000,
+            "date_update": 1700000000,
+            "date_delete": 0,
+            "auto_type": None,
+            "created_by": "U0ADMIN1",
+            "updated_by": "U0ADMIN1",
+            "deleted_by": None,
+            "prefs": {"channels": [], "groups": []},
+            "user_count": len(self._groups.get(group_id, [])),
+        }
 
     def _user(self, user_id: str) -> dict[str, Any]:
         if user_id not in self._users:

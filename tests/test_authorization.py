@@ -22,15 +22,26 @@ from slack_bolt import App
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.blocks.ids import Callback, CreditAction, ItemAction, MeTooAction, MoreOption
+from bot.blocks.ids import Callback, ClaimAction, CreditAction, Field, ItemAction, MeTooAction, MoreOption
 from bot.deps import Deps
 from bot.items import flows, lifecycle
 from bot.items.permissions import Actor
+from bot.routing import claims
 from handlers import register_all
-from storage.models import CreditState, Event, Item, ItemKind, ItemStatus, OutboxMessage, Vote
+from storage.models import (
+    ClaimStatus,
+    CreditState,
+    Event,
+    Item,
+    ItemKind,
+    ItemStatus,
+    OutboxMessage,
+    RouteClaim,
+    Vote,
+)
 from tests import envelopes
 from tests.fake_slack import Call, FakeSlack
-from tests.support import BotUnderTest, HttpAnswer, block_action, modal_values, view_submission
+from tests.support import ADMINS, BotUnderTest, HttpAnswer, block_action, modal_values, view_submission
 
 OWNER = "U0BILLING"  # owns the billing route (tests/support.py ROUTES_TOML)
 MEMBER = "U0ONB1"  # a member of S0ONBOARD, the user group that owns the onboarding route
@@ -39,6 +50,8 @@ RAISER = "U0RAISER"  # raised every item an action is tried on
 STRANGER = "U0STRANGER"  # none of the above
 NEWBIE = "U0NEWBIE"  # whom reassignments hand items to
 GROUP = "S0ONBOARD"
+CLAIMER = "U0CLAIMER"  # offered to own the grey areas that CX leads answer
+GREY = ("grey", "claimed")  # items that fit no route: as filed, and with an offer to own waiting
 
 ACTORS = ("owner", "member", "admin", "raiser", "stranger")
 USER = {"owner": OWNER, "member": MEMBER, "admin": ADMIN, "raiser": RAISER, "stranger": STRANGER}
@@ -73,6 +86,10 @@ MATRIX: dict[str, tuple[V, V, V, V, V]] = {
     "action:metoo_find":                    (Y, Y, Y, Y, Y),  # App Home's search: opens it
     "view:cx_find":                         (Y, Y, Y, Y, Y),  # ...and runs it
     "action:metoo_join_found":              (Y, Y, Y, N, Y),  # Me too on a result
+    "action:claim_offer":                   (Y, Y, Y, Y, Y),  # anyone may offer to own a grey area
+    "view:cx_claim":                        (Y, Y, Y, Y, Y),  # ...and send the offer
+    "action:claim_approve":                 (N, N, Y, N, N),  # CX leads answer offers in triage
+    "action:claim_not_now":                 (N, N, Y, N, N),
     "action:credit_me":                     (N, N, N, Y, N),  # the anonymous raiser's choice
     "action:stay_anonymous":                (N, N, N, Y, N),
     "view:cx_mark_actioned":                (Y, Y, Y, N, N),
@@ -147,7 +164,7 @@ def test_the_matrix_covers_every_listener_and_every_id() -> None:
     assert set(MATRIX) == set(SCENARIOS), "every row needs a scenario that drives it"
     # And every id cxbot puts on a button or a form reaches one of them.
     ids = {f"action:{a}" for a in ItemAction if a is not ItemAction.MORE} | {
-        f"action:{c}" for c in CreditAction
+        f"action:{c}" for c in (*CreditAction, *ClaimAction)
     }
     ids |= {f"view:{c}" for c in Callback} | {f"action:{ItemAction.MORE}:{o}" for o in MoreOption}
     assert ids <= set(registered)
@@ -200,6 +217,8 @@ class Case:
 
     @property
     def text(self) -> str:
+        if SCENARIOS[self.row].item in GREY:  # fits no route
+            return f"authz case {self.n}: the till swallows gift vouchers"
         return f"authz case {self.n}: refund never arrived"
 
 
@@ -211,6 +230,7 @@ class World:
         self.bot, self.fake = bot, fake
         self._views = 0
         self.original = 0  # the item duplicates are folded into
+        self.claim_on: dict[int, int] = {}  # a grey item -> the claim waiting on it
 
     def view_id(self) -> str:
         self._views += 1
@@ -265,6 +285,19 @@ class World:
             )
 
         flows.change_item(deps, item_id=item_id, user_id=ADMIN, key=None, apply=apply)
+
+    def offer_to_own(self, item_id: int, n: int) -> None:
+        """Someone who is no CX lead offers to own the grey item: the claim waits in triage."""
+        proposal = claims.Proposal(f"Area {n}", CLAIMER, "C0CLAIMS", ("voucher",))
+        deps = self.bot.runtime.deps
+        claims.offer(deps, item_id=item_id, user_id=CLAIMER, proposal=proposal, key=f"prepare-{n}")
+        with deps.session_factory() as session:
+            claim = session.scalars(select(RouteClaim).where(RouteClaim.item_id == item_id)).one()
+            self.claim_on[item_id] = claim.id
+
+    def claim_status(self, item_id: int) -> ClaimStatus:
+        with self.bot.runtime.deps.session_factory() as session:
+            return session.get_one(RouteClaim, self.claim_on[item_id]).status
 
     # Sending ----------------------------------------------------------------------------------------
     def click(
@@ -371,6 +404,33 @@ def search_results(world: World, case: Case) -> None:
     assert body["response_action"] == "update" and body["view"]["callback_id"] == Callback.FIND
     assert "refund" in json.dumps(body["view"]).lower()
     assert _state(case.after) == _state(case.before), "a search changes nothing"
+
+
+def offered(world: World, case: Case) -> None:
+    """The offer is stored (a CX lead's is approved at once, and its item moved)."""
+    assert case.before is not None and case.after is not None and case.item_id is not None
+    new = case.after.events[len(case.before.events) :]
+    assert (case.item_id, "claim_offered", case.user) in new, f"no claim_offered by {case.user}: {new}"
+    assert world.item(case.item_id).grey_area is (case.actor != "admin")
+
+
+def claim_answered(status: ClaimStatus) -> Effect:
+    def effect(world: World, case: Case) -> None:
+        assert case.item_id is not None
+        assert world.claim_status(case.item_id) is status
+
+    return effect
+
+
+def claim_values(n: int) -> dict[str, Any]:
+    return {
+        **text_value(Field.CLAIM_AREA, f"Area {n}"),
+        Field.CLAIM_OWNER: {Field.CLAIM_OWNER: {"type": "users_select", "selected_user": USER["raiser"]}},
+        Field.CLAIM_CHANNEL: {
+            Field.CLAIM_CHANNEL: {"type": "conversations_select", "selected_conversation": "C0CLAIMS"}
+        },
+        **text_value(Field.CLAIM_KEYWORDS, "voucher"),
+    }
 
 
 def credit(state: CreditState) -> Effect:
@@ -510,6 +570,24 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "action:metoo_join_found": Scenario(
         lambda w, c: w.click(c, MeTooAction.JOIN_FOUND), co_raised, says="You raised", surfaces=("modal",)
+    ),
+    "action:claim_offer": Scenario(
+        lambda w, c: w.click(c, ClaimAction.OFFER), opens_form(Callback.CLAIM), item="grey", surfaces=BUTTON
+    ),
+    "view:cx_claim": Scenario(
+        lambda w, c: w.submit(c, Callback.CLAIM, claim_values(c.n)), offered, item="grey"
+    ),
+    "action:claim_approve": Scenario(
+        lambda w, c: w.click(c, ClaimAction.APPROVE, value=str(w.claim_on[c.item_id or 0])),
+        claim_answered(ClaimStatus.APPROVED),
+        says="Only a CX lead",
+        item="claimed",
+    ),
+    "action:claim_not_now": Scenario(
+        lambda w, c: w.click(c, ClaimAction.NOT_NOW, value=str(w.claim_on[c.item_id or 0])),
+        claim_answered(ClaimStatus.DECLINED),
+        says="Only a CX lead",
+        item="claimed",
     ),
     "action:credit_me": Scenario(
         lambda w, c: w.click(c, CreditAction.CREDIT_ME),
@@ -659,7 +737,8 @@ def prepare(world: World, all_cases: list[Case]) -> None:
         need = SCENARIOS[case.row].item
         if need is not None:
             kind = ItemKind.IDEA if need == "idea" else ItemKind.ALARM
-            world.file(case.text, area=AREA[case.actor], kind=kind, anonymous=need == "credit_asked")
+            area = "not sure" if need in GREY else AREA[case.actor]
+            world.file(case.text, area=area, kind=kind, anonymous=need == "credit_asked")
     original = world.item_by_text("The original refund complaint")
     assert original is not None
     world.original = original.id
@@ -672,10 +751,15 @@ def prepare(world: World, all_cases: list[Case]) -> None:
         case.item_id = item.id
         if need in ("actioned", "credit_asked"):
             world.close(item.id, led_to_action=need == "credit_asked")
+        if need == "claimed":
+            world.offer_to_own(item.id, case.n)
     world.bot.settle()
     for case in all_cases:
         if case.item_id is not None:
             item = world.item(case.item_id)
+            if SCENARIOS[case.row].item in GREY:
+                assert item.grey_area and item.owner == ",".join(ADMINS)
+                continue
             assert item.owner == {"billing": OWNER, "onboarding": GROUP}[AREA[case.actor]]
             if SCENARIOS[case.row].item == "credit_asked":
                 assert item.credit is CreditState.ASKED

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from bot.cli import main
-from storage.db import make_engine
+from storage.db import make_engine, make_session_factory
+from storage.models import Route
 from tests.fake_slack import FakeSlack
 from tests.process import BotProcess
 from tests.support import ADMINS, BOT_TOKEN, SIGNING_SECRET, TRIAGE
@@ -196,3 +199,51 @@ def test_outbox_status_and_retry(env: dict[str, str], capsys: pytest.CaptureFixt
     code, out, _ = run_cli(capsys, "outbox", "retry")
     assert out.startswith("1 failed message queued again")
     assert "1 pending" in run_cli(capsys, "outbox")[1]
+
+
+def test_routes_claimed_in_slack_are_kept_by_import_unless_replace(
+    env: dict[str, str], routes_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The database is where routes live: a route claimed from a grey-area card survives an import
+    of a file that lacks it, and the output says so; --replace retires it; export writes it, and
+    importing the export changes nothing."""
+    assert run_cli(capsys, "routes", "import", str(routes_file))[0] == 0
+    engine = make_engine(env["DATABASE_URL"])
+    try:
+        with make_session_factory(engine)() as session, session.begin():
+            claim_a_route(session, area="Gift cards", claimer="U0CARL")
+    finally:
+        engine.dispose()
+
+    code, out, _ = run_cli(capsys, "routes", "import", str(routes_file))
+    assert code == 0 and "kept: Gift cards (claimed in Slack by U0CARL)" in out
+    assert "retired" not in out and "run this again with --replace" in out
+    assert "Gift cards" in run_cli(capsys, "routes", "list")[1]
+
+    exported = tmp_path / "exported.toml"
+    assert run_cli(capsys, "routes", "export", str(exported))[0] == 0
+    assert "# claimed in Slack by U0CARL" in exported.read_text(encoding="utf-8")
+    code, out, _ = run_cli(capsys, "routes", "import", str(exported))
+    assert "unchanged: billing, onboarding, Gift cards (claimed in Slack by U0CARL)" in out
+    assert "kept" not in out and "retired" not in out and "added" not in out
+
+    code, out, _ = run_cli(capsys, "routes", "import", "--replace", str(routes_file))
+    assert code == 0 and "retired: Gift cards (claimed in Slack by U0CARL)" in out
+    assert "Gift cards" not in run_cli(capsys, "routes", "list")[1]
+
+
+def claim_a_route(session: Session, *, area: str, claimer: str) -> None:
+    now = datetime.now(UTC)
+    session.add(
+        Route(
+            area=area,
+            owner=claimer,
+            channel="C0GIFTS",
+            keywords=["gift card"],
+            position=9,
+            active=True,
+            updated_at=now,
+            claimed_by=claimer,
+            claimed_at=now,
+        )
+    )

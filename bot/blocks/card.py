@@ -18,13 +18,13 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.blocks import labels
-from bot.blocks.ids import ItemAction, MoreOption
+from bot.blocks.ids import ClaimAction, ItemAction, MoreOption
 from bot.blocks.text import FIELD_TEXT_LIMIT, SECTION_TEXT_LIMIT, preview, shown
 from storage.models import Item, ItemKind, ItemStatus
 
 GREY_AREA_NOTE = (
     ":white_circle: *Grey area*: no route fits this item, so it waits in triage for the CX leads "
-    "to own it or pass it on."
+    "to own it or pass it on. If it's yours to own, say *I can own this*."
 )
 
 
@@ -175,6 +175,8 @@ def item_buttons(item: Item, extras: CardExtras = CardExtras()) -> list[Interact
         buttons.append(_button("Reopen", ItemAction.REOPEN, value))
     if item.kind is ItemKind.ALARM and item.status in (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED):
         buttons.append(_button(":raised_hand: Me too", ItemAction.ME_TOO, value))
+    if item.grey_area and item.status in (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED):
+        buttons.append(_button(":raising_hand: I can own this", ClaimAction.OFFER, value))
     if item.kind is ItemKind.IDEA and item.status is not ItemStatus.WITHDRAWN:
         buttons.append(_button(f":thumbsup: Upvote · {extras.votes}", ItemAction.UPVOTE, value))
     if item.status in (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED):
@@ -182,7 +184,9 @@ def item_buttons(item: Item, extras: CardExtras = CardExtras()) -> list[Interact
     return buttons
 
 
-def _button(text: str, action: ItemAction, value: str, *, style: str | None = None) -> ButtonElement:
+def _button(
+    text: str, action: ItemAction | ClaimAction, value: str, *, style: str | None = None
+) -> ButtonElement:
     return ButtonElement(text=text, action_id=action, value=value, style=style)
 
 

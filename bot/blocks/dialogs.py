@@ -162,8 +162,11 @@ def selected(state_values: dict[str, Any], field: Field) -> str | None:
     option = element.get("selected_option")
     if isinstance(option, dict) and isinstance(option.get("value"), str):
         return str(option["value"])
-    user = element.get("selected_user")
-    return user if isinstance(user, str) and user else None
+    for key in ("selected_user", "selected_conversation"):
+        chosen = element.get(key)
+        if isinstance(chosen, str) and chosen:
+            return chosen
+    return None
 
 
 def item_number(text: str) -> int | None:

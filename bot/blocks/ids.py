@@ -23,6 +23,12 @@ class MeTooAction(enum.StrEnum):
     JOIN_FOUND = "metoo_join_found"  # a result in the search: the item's number
 
 
+class ClaimAction(enum.StrEnum):
+    OFFER = "claim_offer"  # "I can own this" on a grey-area card: the item's number
+    APPROVE = "claim_approve"  # in triage: the claim's number
+    NOT_NOW = "claim_not_now"
+
+
 class MoreOption(enum.StrEnum):
     """Choices in the card's overflow menu; the option value is `<choice>:<item id>`."""
 
@@ -43,6 +49,7 @@ class Callback(enum.StrEnum):
     REASSIGN = "cx_reassign"
     DUPLICATE = "cx_duplicate"
     FIND = "cx_find"
+    CLAIM = "cx_claim"
 
 
 class Field(enum.StrEnum):
@@ -61,3 +68,8 @@ class Field(enum.StrEnum):
     NEW_PERSON = "new_person"
     ORIGINAL = "original"
     LOOKING_FOR = "looking_for"
+    CLAIM_AREA = "claim_area"
+    CLAIM_OWNER = "claim_owner"
+    CLAIM_GROUP = "claim_group"
+    CLAIM_CHANNEL = "claim_channel"
+    CLAIM_KEYWORDS = "claim_keywords"

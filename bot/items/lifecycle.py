@@ -20,7 +20,16 @@ from bot.routing.rules import Triage
 from bot.slack.ids import is_owner
 from storage import routes as route_queries
 from storage.co_raisers import add_co_raiser, co_raisers_of, find_co_raiser
-from storage.models import OPEN_STATUSES, CoRaiser, CreditState, Event, Item, ItemKind, ItemStatus
+from storage.models import (
+    OPEN_STATUSES,
+    CoRaiser,
+    CreditState,
+    Event,
+    Item,
+    ItemKind,
+    ItemStatus,
+    Route,
+)
 from storage.outbox import enqueue
 from storage.votes import add_vote, remove_vote
 
@@ -294,20 +303,57 @@ def reassign(
 ) -> Change:
     require_manager(item, actor, "reassign it")
     _require_state(item, OPEN_STATUSES, "reassigned")
-    before = {"owner": item.owner, "area": item.area, "channel": item.channel, "grey_area": item.grey_area}
-    old_card = (item.channel, item.card_ts)
     if to_area:
         route = route_queries.route_by_area(session=session, area=to_area)
         if route is None:
             raise InvalidTransition(f"There is no area called {to_area!r} any more.")
-        item.route_id, item.area, item.owner, item.channel = route.id, route.area, route.owner, route.channel
+        home = _Home(route.id, route.area, route.owner, route.channel)
     elif to_person and is_owner(to_person):
-        item.owner = to_person
+        home = _Home(item.route_id, item.area, to_person, item.channel)
     else:
         raise InvalidTransition("Pick an area or a person to hand it to.")
-    if item.owner == before["owner"] and item.channel == before["channel"]:
+    if home.owner == item.owner and home.channel == item.channel:
         raise InvalidTransition(f"#{item.id} already belongs there.")
-    _new_for_its_owner(session, item, before, actor.user_id, now)
+    _move(session, item, home, actor.user_id, now, quiet_for=(actor.user_id,))
+    where = f"*{item.area}*" if to_area else f"<@{item.owner}>"
+    return Change(item.id, f"Reassigned #{item.id} to {where}.")
+
+
+def move_to_route(
+    *, session: Session, item: Item, route: Route, actor_id: str, now: datetime, claimed_by: str
+) -> None:
+    """Move an open grey area to the route just made for it from a claim ("I can own this"): it is
+    new again for the route's owner, in the route's channel, and the event says who claimed it."""
+    home = _Home(route.id, route.area, route.owner, route.channel)
+    _move(session, item, home, actor_id, now, quiet_for=(actor_id, claimed_by), claimed_by=claimed_by)
+
+
+@dataclass(frozen=True)
+class _Home:
+    """Where an item lives: its route, area, owner and channel."""
+
+    route_id: int | None
+    area: str | None
+    owner: str
+    channel: str
+
+
+def _move(
+    session: Session,
+    item: Item,
+    home: _Home,
+    actor_id: str,
+    now: datetime,
+    *,
+    quiet_for: tuple[str, ...],
+    **why: str,
+) -> None:
+    """Give the item a new home. Its card moves if the channel does; its new owner gets a DM unless
+    they are among `quiet_for` (who made the change, or already know)."""
+    before = {"owner": item.owner, "area": item.area, "channel": item.channel, "grey_area": item.grey_area}
+    old_card = (item.channel, item.card_ts)
+    item.route_id, item.area, item.owner, item.channel = home.route_id, home.area, home.owner, home.channel
+    _new_for_its_owner(session, item, before, actor_id, now, **why)
     if item.channel != before["channel"]:
         item.card_ts = None
         if old_card[1]:
@@ -315,10 +361,8 @@ def reassign(
         queue(session, item, OutboxKind.POST_CARD, now)
     else:
         queue(session, item, OutboxKind.UPDATE_CARD, now)
-    if not item.owner.startswith("S") and item.owner != actor.user_id:
-        queue(session, item, OutboxKind.DM_OWNER, now, by=actor.user_id)
-    where = f"*{item.area}*" if to_area else f"<@{item.owner}>"
-    return Change(item.id, f"Reassigned #{item.id} to {where}.")
+    if not item.owner.startswith("S") and item.owner not in quiet_for:
+        queue(session, item, OutboxKind.DM_OWNER, now, by=actor_id)
 
 
 def hand_over(*, session: Session, item: Item, to_owner: str, now: datetime, why: HandOverReason) -> None:

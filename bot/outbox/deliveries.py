@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.blocks import claim as claim_blocks
 from bot.blocks.card import CardExtras, card_blocks, card_text, moved_card
 from bot.blocks.nags import escalation_message, escalation_note, nag_message
 from bot.blocks.notices import (
@@ -44,6 +45,7 @@ from bot.outbox.slack_calls import (
     post_to_response_url,
 )
 from bot.slack.ids import is_user
+from storage.claims import get_claim, set_request_message
 from storage.co_raisers import credited_co_raisers
 from storage.items import (
     add_events,
@@ -52,7 +54,7 @@ from storage.items import (
     get_item,
     open_items_among,
 )
-from storage.models import Item, ItemStatus, OutboxMessage
+from storage.models import Item, ItemStatus, OutboxMessage, RouteClaim
 from storage.outbox import card_was_refused, enqueue
 
 log = logging.getLogger(__name__)
@@ -348,6 +350,48 @@ def publish_home(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     return Delivered(result={"user": user})
 
 
+def claim_request(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    """Ask the CX leads, in triage, to approve someone's claim of a grey area."""
+    claim, item = _load_claim(ctx, message)
+    reply = claim_blocks.claim_request(claim, item, permalink=_card_permalink(ctx, item))
+    posted = post_message(ctx, message, channel=ctx.triage_channel, text=reply.text, blocks=reply.blocks)
+    channel, ts = str(posted["channel"]), str(posted["ts"])
+
+    def store(session: Session) -> None:
+        set_request_message(session=session, claim_id=claim.id, channel=channel, ts=ts)
+
+    return Delivered(result={"channel": channel, "ts": ts}, store=store)
+
+
+def claim_decided(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    """Show a CX lead's answer on the request, in place of its buttons."""
+    claim, item = _load_claim(ctx, message)
+    if not claim.request_channel or not claim.request_ts:
+        raise PermanentFailure("the claim's request was never posted")
+    reply = claim_blocks.claim_decided(claim, item, permalink=_card_permalink(ctx, item))
+    call(
+        ctx.client.chat_update,
+        channel=claim.request_channel,
+        ts=claim.request_ts,
+        text=reply.text,
+        blocks=reply.blocks,
+    )
+    return Delivered(result={"channel": claim.request_channel, "ts": claim.request_ts})
+
+
+def dm_claimer(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    claim, item = _load_claim(ctx, message)
+    reply = claim_blocks.claimer_news(claim, item, permalink=_card_permalink(ctx, item))
+    return _delivered_dm(send_dm(ctx, message, user_id=claim.claimer, reply=reply))
+
+
+def post_claim_thanks(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    claim, item = _load_claim(ctx, message)
+    reply = claim_blocks.claim_thanks(claim, item)
+    posted = post_message(ctx, message, channel=ctx.kudos_channel, text=reply.text, blocks=reply.blocks)
+    return Delivered(result={"channel": posted["channel"], "ts": posted["ts"]})
+
+
 DELIVERIES: dict[str, Delivery] = {
     OutboxKind.POST_CARD: post_card,
     OutboxKind.CONFIRM_RAISER: confirm_raiser,
@@ -363,6 +407,10 @@ DELIVERIES: dict[str, Delivery] = {
     OutboxKind.POST_DIGEST: post_digest,
     OutboxKind.DM_LEADS: dm_leads,
     OutboxKind.PUBLISH_HOME: publish_home,
+    OutboxKind.CLAIM_REQUEST: claim_request,
+    OutboxKind.CLAIM_DECIDED: claim_decided,
+    OutboxKind.DM_CLAIMER: dm_claimer,
+    OutboxKind.POST_CLAIM_THANKS: post_claim_thanks,
 }
 
 
@@ -501,6 +549,15 @@ def _load_card(ctx: DeliveryContext, message: OutboxMessage) -> tuple[Item, Card
     item = _load_item(ctx, message)
     with ctx.session_factory() as session:
         return item, card_extras(session=session, item=item, triage_channel=ctx.triage_channel)
+
+
+def _load_claim(ctx: DeliveryContext, message: OutboxMessage) -> tuple[RouteClaim, Item]:
+    item = _load_item(ctx, message)
+    with ctx.session_factory() as session:
+        claim = get_claim(session=session, claim_id=int(message.payload["claim"]))
+    if claim is None:
+        raise PermanentFailure(f"claim {message.payload['claim']} not found")
+    return claim, item
 
 
 def _load_item(ctx: DeliveryContext, message: OutboxMessage) -> Item:

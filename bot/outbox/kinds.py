@@ -21,6 +21,10 @@ class OutboxKind(enum.StrEnum):
     THREAD_NOTE = "thread_note"
     POST_DIGEST = "post_digest"
     PUBLISH_HOME = "publish_home"
+    CLAIM_REQUEST = "claim_request"  # to triage: someone offers to own a grey area; Approve, Not now
+    CLAIM_DECIDED = "claim_decided"  # that request, updated with the CX lead's answer
+    DM_CLAIMER = "dm_claimer"  # the claimer hears the answer
+    POST_CLAIM_THANKS = "post_claim_thanks"  # public thanks for owning a grey area
 
 
 class RaiserNews(enum.StrEnum):

@@ -43,7 +43,7 @@ def _pace_key(kind: OutboxKind, *, item_id: int | None, to: str | None) -> str |
         return None  # a response_url reply, which no Web API limit counts
     if kind is OutboxKind.UPDATE_CARD and item_id is not None:
         return card_key(item_id)
-    if kind is OutboxKind.RETIRE_CARD:
+    if kind in (OutboxKind.RETIRE_CARD, OutboxKind.CLAIM_DECIDED):
         return method_key("chat.update")
     if kind is OutboxKind.PUBLISH_HOME and to:
         return home_key(to)

@@ -217,11 +217,14 @@ def _check_unique_areas(specs: list[RouteSpec], locator: _Locator) -> None:
         seen[folded] = spec.position
 
 
-def import_routes_file(engine: Engine, path: Path, *, clock: Clock) -> route_queries.ImportSummary:
-    """Make the active routes exactly what the file at `path` says (storage/routes.py)."""
+def import_routes_file(
+    engine: Engine, path: Path, *, clock: Clock, replace: bool = False
+) -> route_queries.ImportSummary:
+    """Make the active routes what the file at `path` says, keeping routes claimed in Slack that
+    it lacks unless `replace` (storage/routes.py)."""
     specs = load_routes_file(path)
     with transaction(make_session_factory(engine)) as session:
-        return route_queries.import_routes(session=session, specs=specs, now=clock())
+        return route_queries.import_routes(session=session, specs=specs, now=clock(), replace=replace)
 
 
 def routes_toml(routes: Sequence[Route]) -> str:
@@ -231,7 +234,7 @@ def routes_toml(routes: Sequence[Route]) -> str:
         '# it in version control. Format: README, "Routes".',
     ]
     for route in routes:
-        lines += ["", "[[routes]]", *_route_lines(route)]
+        lines += ["", "[[routes]]", *_claimed_line(route), *_route_lines(route)]
     return "\n".join(lines) + "\n"
 
 
@@ -250,6 +253,13 @@ def _route_lines(route: Route) -> list[str]:
         ]
         lines.append(f"stale_after = {{ {', '.join(periods)} }}")
     return lines
+
+
+def _claimed_line(route: Route) -> list[str]:
+    if not route.claimed_by:
+        return []
+    when = f" on {route.claimed_at:%Y-%m-%d}" if route.claimed_at else ""
+    return [f"# claimed in Slack by {route.claimed_by}{when}, from a grey-area card"]
 
 
 def _toml_string(text: str) -> str:

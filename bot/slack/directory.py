@@ -82,6 +82,7 @@ class Directory:
         self._sleep = sleep
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
         self._people: dict[str, tuple[float, Person]] = {}
+        self._groups: tuple[float, list[tuple[str, str]]] | None = None
         self._lock = threading.Lock()
 
     def members_of(self, group_id: str) -> frozenset[str]:
@@ -99,6 +100,35 @@ class Directory:
         with self._lock:
             self._members[group_id] = (now, members)
         return members
+
+    def groups(self) -> list[tuple[str, str]]:
+        """The workspace's user groups as (ID, name), by name, for a form: cached for five minutes;
+        on any trouble, what was last known. A form opens at once or not at all, so this never
+        waits out a rate limit."""
+        now = self._monotonic()
+        with self._lock:
+            cached = self._groups
+        if cached is not None and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        try:
+            answer = self._client.usergroups_list(include_disabled=False).data
+        except (SlackApiError, *_NETWORK_ERRORS) as error:
+            metrics.SLACK_CALLS.labels("usergroups.list", "error").inc()
+            log.info("can't list user groups: %r", error)
+            return cached[1] if cached is not None else []
+        metrics.SLACK_CALLS.labels("usergroups.list", "ok").inc()
+        found = answer.get("usergroups") if isinstance(answer, dict) else None
+        groups = sorted(
+            (
+                (str(group["id"]), str(group.get("name") or group.get("handle") or group["id"]))
+                for group in found or []
+                if isinstance(group, dict) and group.get("id") and not group.get("date_delete")
+            ),
+            key=lambda pair: pair[1].casefold(),
+        )
+        with self._lock:
+            self._groups = (now, groups)
+        return groups
 
     def people(self, user_ids: Collection[str]) -> dict[str, Person]:
         """Each person's zone and whether they are deactivated: as cached, else as Slack says now,
