@@ -137,11 +137,13 @@ def _due_pending(now: datetime) -> ColumnElement[bool]:
     return and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
 
 
-def pace_keys_waiting(*, session: Session, now: datetime, keys: Sequence[str], posts: bool) -> set[str]:
-    """Which of these rate limits (and, with `posts`, which "post:" limits) due messages wait on."""
+def pace_keys_waiting(
+    *, session: Session, now: datetime, keys: Sequence[str], prefixes: Sequence[str] = ()
+) -> set[str]:
+    """Which of these rate limits, and which limits starting with one of `prefixes` ("post:",
+    say), due messages wait on."""
     among: list[ColumnElement[bool]] = [OutboxMessage.pace_key.in_(sorted(keys))] if keys else []
-    if posts:
-        among.append(OutboxMessage.pace_key.startswith("post:"))
+    among += [OutboxMessage.pace_key.startswith(prefix) for prefix in prefixes]
     if not among:
         return set()
     query = select(OutboxMessage.pace_key).where(_due_pending(now), _not_blocked(), or_(*among)).distinct()

@@ -195,3 +195,23 @@ def test_limits_long_unused_are_forgotten(session_factory: sessionmaker[Session]
     claim(pacer, session_factory, clock)
     with session_factory() as session:
         assert session.scalars(select(SlackPace.key)).all() == []
+
+
+def test_a_held_method_limit_says_when_the_messages_it_holds_may_go(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """A 429 on chat.update holds every card's updates (each counts against it too): the claim
+    says there is something to wait for (at most a second, then it looks again), so that a
+    dispatcher's drain (`cxbot jobs run`) waits for them instead of stopping, and a running one
+    doesn't poll at full speed."""
+    wall = Wall()
+    pacer = Pacer(wall=wall, gather=timedelta(0))
+    [item] = _items(session_factory, clock, 1)
+    with transaction(session_factory) as session:
+        pacer.hold(session, key="method:chat.update", seconds=20)
+    queue_messages(session_factory, clock, outgoing(OutboxKind.UPDATE_CARD, {}, item_id=item, to="C0BILLING"))
+    with transaction(session_factory) as session:
+        held = pacer.claim(session, now=clock(), lease=LEASE, limit=20)
+    assert held.messages == [] and held.wait == 1.0
+    wall.advance(20)
+    assert [m.kind for m in claim(pacer, session_factory, clock)] == ["update_card"]

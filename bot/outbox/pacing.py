@@ -190,11 +190,16 @@ class Pacer:
         first card update (or App Home) gathering changes will have gathered."""
         moments: list[datetime] = []
         if held:
-            all_posts = WORKSPACE_POSTS in held
-            waiting = queue.pace_keys_waiting(session=session, now=now, keys=list(held), posts=all_posts)
+            # A held method limit holds every message whose limits imply it (each card's updates
+            # count against chat.update's): those wait for it too.
+            implied = {f"{kind}:": key for kind, key in _IMPLIED.items() if key in held}
+            waiting = queue.pace_keys_waiting(
+                session=session, now=now, keys=list(held), prefixes=list(implied)
+            )
             moments += [held[key] for key in waiting if key in held]
-            if all_posts and any(key.startswith("post:") for key in waiting):
-                moments.append(held[WORKSPACE_POSTS])
+            moments += [
+                held[key] for prefix, key in implied.items() if any(w.startswith(prefix) for w in waiting)
+            ]
         gathered = queue.gathered_at(session=session, now=now, gather=self.gather)
         if gathered is not None:
             moments.append(self.wall() + (gathered - now))
