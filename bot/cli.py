@@ -26,7 +26,7 @@ from bot.clock import system_clock
 from bot.errors import first_line
 from bot.jobs import schedule
 from bot.jobs.schedule import start_scheduler
-from bot.ops import doctor, logs, metrics
+from bot.ops import doctor, export, logs, metrics
 from bot.routing.routes_file import RoutesFileError, import_routes_file, routes_toml
 from bot.settings import Settings, SettingsError, load_settings
 from storage import outbox as queue
@@ -128,6 +128,19 @@ def _parser() -> argparse.ArgumentParser:
     outbox.set_defaults(handler=_outbox_status)
     outbox_retry = outbox_commands.add_parser("retry", help="send every failed message again")
     outbox_retry.set_defaults(handler=_outbox_retry)
+
+    export_command = commands.add_parser("export", help="write items or events as CSV or JSON Lines")
+    export_command.add_argument("table", choices=["items", "events"])
+    export_command.add_argument(
+        "--since",
+        type=_moment,
+        help="items raised, or events, from this date or time on (inclusive; "
+        "YYYY-MM-DD or ISO-8601, read in CX_TIMEZONE without a zone)",
+    )
+    export_command.add_argument("--until", type=_moment, help="and before this one (exclusive)")
+    export_command.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="(default: csv)")
+    export_command.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: stdout)")
+    export_command.set_defaults(handler=_export)
     return parser
 
 
@@ -374,6 +387,18 @@ def _outbox_retry(_args: argparse.Namespace) -> int:
     print(
         f"{count} failed message{'s' if count != 1 else ''} queued again; a running cxbot sends them shortly."
     )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.since is not None and args.until is not None and args.until <= args.since:
+        raise CliError("--until must be later than --since")
+    request = export.Request(args.table, args.format, since=args.since, until=args.until)
+    progress = export.progress_bar(f"Exporting {args.table}", to_file=args.out is not None)
+    with _database() as factory, export.output(args.out) as out:
+        count = export.export(session_factory=factory, request=request, out=out, progress=progress)
+    if args.out is not None:
+        print(f"Wrote {count:,} {args.table if count != 1 else args.table[:-1]} to {args.out}.")
     return 0
 
 
