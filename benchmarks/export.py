@@ -105,7 +105,22 @@ def render(results: dict[str, Any], about: dict[str, str], command: str) -> str:
                     f"{result['rows'] / result['seconds']:,.0f} | "
                     f"{result['peak_rss_mb']:.0f} ({result['baseline_rss_mb']:.0f}) |"
                 )
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", _flatness(results)]) + "\n"
+
+
+def _flatness(results: dict[str, Any]) -> str:
+    """What the figures show: each export's peak RSS at the smallest size and at the largest."""
+    smallest, largest = (str(size) for size in (min(results["sizes"]), max(results["sizes"])))
+    changes = [
+        f"{DB_NAMES[kind]} {table} {by_size[smallest][table]['peak_rss_mb']:.0f} → "
+        f"{by_size[largest][table]['peak_rss_mb']:.0f} MB"
+        for kind, by_size in results["databases"].items()
+        for table in ("items", "events")
+    ]
+    return (
+        f"Peak RSS from {int(smallest):,} to {int(largest):,} items: {'; '.join(changes)}. "
+        "Time grows with the rows; memory doesn't."
+    )
 
 
 def kept_section(page: Path) -> str:

@@ -314,3 +314,18 @@ def _readme_columns(heading: str) -> dict[str, str]:
 def test_readme_documents_every_column_as_the_code_names_them() -> None:
     assert _readme_columns("**Items**") == dict(ITEM_COLUMNS)
     assert _readme_columns("**Events**") == dict(EVENT_COLUMNS)
+
+
+def test_the_export_benchmark_runs_at_a_small_size(tmp_path: Path) -> None:
+    """benchmarks/export.py end to end at 2,000 items on SQLite, and the page section it writes."""
+    from benchmarks import export as benchmark
+
+    results = benchmark.run_export(databases=["sqlite"], sizes=(2_000,))
+    figures = results["databases"]["sqlite"]["2000"]
+    assert figures["items"]["rows"] == 2_000 and figures["events"]["rows"] > 2_000
+    assert all(0 < figures[table]["peak_rss_mb"] < 1_000 for table in ("items", "events"))
+    section = benchmark.render(results, {"date": "today", "commit": "abc"}, "python -m benchmarks.export")
+    page = benchmark.with_section("# Benchmarks\n\n## 3. Under Slack's limits\n", section)
+    assert page.endswith(section) and benchmark.with_section(page, section) == page
+    (tmp_path / "benchmarks.md").write_text(page, encoding="utf-8")
+    assert benchmark.kept_section(tmp_path / "benchmarks.md") == section
