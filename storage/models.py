@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -165,6 +166,9 @@ class Route(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     stale_after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime]
+    # Working days after an item is marked actioned before its raisers are asked whether it fixed
+    # things (bot/items/verify.py): None for the default, 0 never to ask.
+    verify_after: Mapped[float | None] = mapped_column(Float)
 
 
 class Item(Base):
@@ -265,6 +269,33 @@ class CoRaiser(Base):
     credit_me: Mapped[bool | None] = mapped_column(Boolean)
 
     __table_args__ = (Index("ix_co_raisers_item_id_joined_at", "item_id", "joined_at"),)
+
+
+class VerifyAnswer(enum.StrEnum):
+    FIXED = "fixed"
+    STILL_HAPPENING = "still_happening"
+    UNCONFIRMED = "unconfirmed"  # no answer within 7 days of the question
+
+
+class VerifyAsk(Base):
+    """ "Did this fix it?", owed to one of an actioned item's raisers (its raiser or a co-raiser):
+    asked once, from `due_at` on, in their working hours."""
+
+    __tablename__ = "verify_asks"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_at: Mapped[datetime]
+    asked_at: Mapped[datetime | None]
+    answer: Mapped[VerifyAnswer | None] = mapped_column(_enum(VerifyAnswer))
+    answered_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(VerbatimText)
+
+    __table_args__ = (
+        Index("ix_verify_asks_due_at", "due_at"),
+        Index("ix_verify_asks_asked_at", "asked_at"),
+    )
 
 
 class JobRun(Base):
