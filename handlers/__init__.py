@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.deps import Deps
-from handlers import capture, digest, errors, events, items
+from handlers import capture, digest, errors, events, items, verify
 
 
 def register_all(app: App, deps: Deps) -> None:
@@ -14,3 +14,4 @@ def register_all(app: App, deps: Deps) -> None:
     items.register(app, deps)
     events.register(app, deps)
     digest.register(app, deps)
+    verify.register(app, deps)

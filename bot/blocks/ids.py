@@ -35,6 +35,13 @@ class CreditAction(enum.StrEnum):
     STAY_ANONYMOUS = "stay_anonymous"
 
 
+class VerifyAction(enum.StrEnum):
+    """The raiser's answer to "did this fix it?"; the value is the item's number."""
+
+    FIXED = "verify_fixed"
+    STILL_HAPPENING = "verify_still_happening"  # opens a short form
+
+
 class Callback(enum.StrEnum):
     FILE_ALARM = "cx_file_alarm"
     FILE_IDEA = "cx_file_idea"
@@ -43,6 +50,7 @@ class Callback(enum.StrEnum):
     REASSIGN = "cx_reassign"
     DUPLICATE = "cx_duplicate"
     FIND = "cx_find"
+    STILL_HAPPENING = "cx_still_happening"
 
 
 class Field(enum.StrEnum):
@@ -61,3 +69,4 @@ class Field(enum.StrEnum):
     NEW_PERSON = "new_person"
     ORIGINAL = "original"
     LOOKING_FOR = "looking_for"
+    STILL_SEEING = "still_seeing"

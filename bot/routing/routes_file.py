@@ -207,7 +207,6 @@ class _RouteFields:
             overrides.append((key, seconds))
         return tuple(overrides)
 
-
     def verify_after(self) -> float | None:
         if "verify_after" not in self.table:
             return None
