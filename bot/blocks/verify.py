@@ -3,6 +3,8 @@ the short form behind **Still happening**, and what its owner and its card then 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -36,18 +38,23 @@ def _context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=text)])
 
 
+def _date(moment: datetime) -> str:
+    """A date each reader sees in their own time zone."""
+    return f"<!date^{int(moment.timestamp())}^{{date}}|{moment:%d %B %Y}>"
+
+
 def verify_question(item: Item, *, co_raiser: bool, anonymous: bool, permalink: str | None) -> Reply:
     """The DM: what was done, then Fixed for customers or Still happening."""
     whose = f"the {_noun(item)} you raised too" if co_raiser else f"your {_noun(item)}"
     by = labels.mention(item.acted_by) if item.acted_by else labels.mentions(item.owner)
-    link = f" <{permalink}|Open the thread>" if permalink else ""
+    on = f"On {_date(item.closed_at)}, " if item.closed_at else ""
     head = (
-        f":mag: A few days ago {by} acted on {whose} *#{item.id}* "
-        f"(“{preview(item.text, 80)}”). Here's what was done:\n{_quote(item.resolution or '', 1500)}"
+        f":mag: {on}{by} marked {whose} *#{item.id}* (“{preview(item.text, 80)}”) as actioned. "
+        f"Here's what was done:\n{_quote(item.resolution or '', 1500)}"
     )
     value = str(item.id)
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=head + link)),
+        SectionBlock(text=MarkdownTextObject(text=head)),
         SectionBlock(text=MarkdownTextObject(text="*Did it fix things for customers?*")),
         ActionsBlock(
             block_id=f"verify_{item.id}",
@@ -59,7 +66,9 @@ def verify_question(item: Item, *, co_raiser: bool, anonymous: bool, permalink: 
             ],
         ),
     ]
-    notes = ["One click is plenty, and no answer is fine too: I won't ask again."]
+    notes = ["One click is all it takes. No answer is fine too: I won't ask again."]
+    if permalink:
+        notes.append(f"<{permalink}|Open the thread>")
     if anonymous:
         notes.insert(0, ":see_no_evil: You raised this anonymously; only you see this question.")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note) for note in notes]))
@@ -107,7 +116,7 @@ def still_happening_notice(
     item: Item, *, raiser: str | None, note: str | None, reopened: bool, permalink: str | None
 ) -> Reply:
     """The DM to the owner. `raiser` is None when they raised it anonymously."""
-    who = labels.mention(raiser) if raiser else "Someone who raised it (anonymously)"
+    who = labels.mention(raiser) if raiser else "Someone who raised it anonymously"
     what = f"{labels.KIND[item.kind]} *#{item.id}* (“{preview(item.text, 120)}”)"
     if reopened:
         head = (
