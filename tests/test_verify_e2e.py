@@ -123,13 +123,19 @@ def card(fake: FakeSlack, bot: BotUnderTest, item_id: int) -> str:
     return json.dumps([c.args["blocks"] for c in fake.calls_to("chat.update") if c.args["ts"] == ts][-1])
 
 
+def actioned_with_a_co_raiser(bot: BotUnderTest, fake: FakeSlack) -> int:
+    """Ana's alarm, which Ben says "me too" to, marked actioned on Monday 10:00."""
+    people(fake)
+    refund = file(bot, fake, "Refund never arrived")
+    click(bot, fake, ItemAction.ME_TOO, refund, BEN, "ben-too")
+    actioned(bot, refund)
+    return refund
+
+
 def test_raiser_and_co_raiser_are_each_asked_once_after_3_working_days_in_their_working_hours(
     bot: BotUnderTest, fake_slack: FakeSlack
 ) -> None:
-    people(fake_slack)
-    refund = file(bot, fake_slack, "Refund never arrived")
-    click(bot, fake_slack, ItemAction.ME_TOO, refund, BEN, "ben-too")
-    actioned(bot, refund)
+    refund = actioned_with_a_co_raiser(bot, fake_slack)
 
     sweep_at(bot, MONDAY + timedelta(days=2, hours=23))  # Wednesday night: not yet due
     assert questions(fake_slack, ANA) == [] and questions(fake_slack, BEN) == []
@@ -166,7 +172,6 @@ def test_working_days_skip_the_weekend(bot: BotUnderTest, fake_slack: FakeSlack)
     assert questions(fake_slack, ANA) == []
     sweep_at(bot, MONDAY + timedelta(days=7))
     assert len(questions(fake_slack, ANA)) == 1
-    assert item(bot, refund).id == refund
 
 
 def test_fixed_marks_it_verified_once_and_only_the_person_asked_may_answer(
@@ -198,10 +203,7 @@ def test_fixed_marks_it_verified_once_and_only_the_person_asked_may_answer(
 def test_still_happening_asks_what_they_see_then_reopens_it_tells_the_owner_and_updates_the_card(
     bot: BotUnderTest, fake_slack: FakeSlack
 ) -> None:
-    people(fake_slack)
-    refund = file(bot, fake_slack, "Refund never arrived")
-    click(bot, fake_slack, ItemAction.ME_TOO, refund, BEN, "ben-too")
-    actioned(bot, refund)
+    refund = actioned_with_a_co_raiser(bot, fake_slack)
     sweep_at(bot, THURSDAY + timedelta(hours=7))  # 17:00 in London, 09:00 in Los Angeles
 
     assert click(bot, fake_slack, VerifyAction.STILL_HAPPENING, refund, ANA, "ana") == ""
