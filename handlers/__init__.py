@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.deps import Deps
-from handlers import capture, claims, digest, errors, events, items
+from handlers import capture, claims, digest, errors, events, items, verify
 
 
 def register_all(app: App, deps: Deps) -> None:
@@ -15,3 +15,4 @@ def register_all(app: App, deps: Deps) -> None:
     claims.register(app, deps)
     events.register(app, deps)
     digest.register(app, deps)
+    verify.register(app, deps)

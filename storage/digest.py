@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from storage.figures import Flow, Speed
+from storage.figures import Flow, Speed, Verification
 from storage.items import OpenItem
 from storage.models import OPEN_STATUSES, CoRaiser, Event, Item, ItemKind, ItemStatus, Vote
 
@@ -73,6 +73,32 @@ def people_who_spoke_up(*, session: Session, start: datetime, end: datetime) -> 
     )
     everyone = union(raisers, joiners).subquery()
     return int(session.scalar(select(func.count()).select_from(everyone)) or 0)
+
+
+def verification(*, session: Session, start: datetime, end: datetime) -> Verification:
+    """Items that raisers confirmed fixed, that a raiser reopened as still happening, and that went
+    unconfirmed, in [start, end): each item once per count."""
+    by_raiser = and_(Event.kind == "reopened", Event.data["by_raiser"].as_boolean())
+    outcome = case(
+        (Event.kind == "verified", literal("fixed")),
+        (Event.kind == "unconfirmed", literal("unconfirmed")),
+        else_=literal("reopened"),
+    )
+    rows = session.execute(
+        select(outcome, func.count(func.distinct(Event.item_id)))
+        .where(
+            Event.at >= start,
+            Event.at < end,
+            or_(Event.kind.in_(("verified", "unconfirmed")), by_raiser),
+        )
+        .group_by(outcome)
+    ).all()
+    counts = {str(kind): int(count) for kind, count in rows}
+    return Verification(
+        fixed=counts.get("fixed", 0),
+        reopened=counts.get("reopened", 0),
+        unconfirmed=counts.get("unconfirmed", 0),
+    )
 
 
 def _firsts_in_window(kind: str, start: datetime, end: datetime) -> Subquery:

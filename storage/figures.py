@@ -44,6 +44,24 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Verification:
+    """What raisers said this week when asked "did this fix it?", in items: confirmed fixed,
+    reopened because it is still happening, and unconfirmed (nobody answered within 7 days)."""
+
+    fixed: int = 0
+    reopened: int = 0
+    unconfirmed: int = 0
+
+    @property
+    def settled(self) -> int:
+        return self.fixed + self.reopened + self.unconfirmed
+
+    @property
+    def fixed_share(self) -> float | None:
+        return self.fixed / self.settled if self.settled else None
+
+
+@dataclass(frozen=True)
 class Digest:
     start: datetime
     end: datetime
@@ -58,3 +76,4 @@ class Digest:
     by_stage: list[tuple[str | None, int, int]]
     credited: list[Recognition]
     top_ideas: list[tuple[Item, int]]
+    verification: Verification = Verification()

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -169,6 +170,9 @@ class Route(Base):
     # `cxbot routes import` keeps a claimed route that the file lacks, unless told --replace.
     claimed_by: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime | None]
+    # Working days after an item is marked actioned before its raisers are asked whether it fixed
+    # things (bot/items/verify.py): None for the default, 0 never to ask.
+    verify_after: Mapped[float | None] = mapped_column(Float)
 
 
 class Item(Base):
@@ -298,6 +302,33 @@ class RouteClaim(Base):
     # The request in triage with Approve and Not now, once posted.
     request_channel: Mapped[str | None] = mapped_column(String(32))
     request_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class VerifyAnswer(enum.StrEnum):
+    FIXED = "fixed"
+    STILL_HAPPENING = "still_happening"
+    UNCONFIRMED = "unconfirmed"  # no answer within 7 days of the question
+
+
+class VerifyAsk(Base):
+    """ "Did this fix it?", owed to one of an actioned item's raisers (its raiser or a co-raiser):
+    asked once, from `due_at` on, in their working hours."""
+
+    __tablename__ = "verify_asks"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_at: Mapped[datetime]
+    asked_at: Mapped[datetime | None]
+    answer: Mapped[VerifyAnswer | None] = mapped_column(_enum(VerifyAnswer))
+    answered_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(VerbatimText)
+
+    __table_args__ = (
+        Index("ix_verify_asks_due_at", "due_at"),
+        Index("ix_verify_asks_asked_at", "asked_at"),
+    )
 
 
 class JobRun(Base):

@@ -28,6 +28,8 @@ class RouteFields(Protocol):
     def position(self) -> int: ...
     @property
     def stale_after(self) -> Sequence[tuple[str, float]]: ...
+    @property
+    def verify_after(self) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ def _same(route: Route, spec: RouteFields) -> bool:
         and route.escalate_to == spec.escalate_to
         and route.position == spec.position
         and (route.stale_after or {}) == dict(spec.stale_after)
+        and route.verify_after == spec.verify_after
     )
 
 
@@ -115,5 +118,6 @@ def _copy(route: Route, spec: RouteFields, now: datetime) -> None:
     route.escalate_to = spec.escalate_to
     route.position = spec.position
     route.stale_after = dict(spec.stale_after) or None
+    route.verify_after = spec.verify_after
     route.active = True
     route.updated_at = now

@@ -16,16 +16,27 @@ import enum
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, cast
 
 from slack_bolt import App
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.blocks.ids import Callback, ClaimAction, CreditAction, Field, ItemAction, MeTooAction, MoreOption
+from bot.blocks.ids import (
+    Callback,
+    ClaimAction,
+    CreditAction,
+    Field,
+    ItemAction,
+    MeTooAction,
+    MoreOption,
+    VerifyAction,
+)
 from bot.deps import Deps
 from bot.items import flows, lifecycle
 from bot.items.permissions import Actor
+from bot.jobs.verify import run_verify_sweep
 from bot.routing import claims
 from handlers import register_all
 from storage.models import (
@@ -92,6 +103,9 @@ MATRIX: dict[str, tuple[V, V, V, V, V]] = {
     "action:claim_not_now":                 (N, N, Y, N, N),
     "action:credit_me":                     (N, N, N, Y, N),  # the anonymous raiser's choice
     "action:stay_anonymous":                (N, N, N, Y, N),
+    "action:verify_fixed":                  (N, N, N, Y, N),  # "did this fix it?": whoever was asked
+    "action:verify_still_happening":        (N, N, N, Y, N),  # opens the form
+    "view:cx_still_happening":              (N, N, N, Y, N),  # ...which reopens it
     "view:cx_mark_actioned":                (Y, Y, Y, N, N),
     "view:cx_decline":                      (Y, Y, Y, N, N),
     "view:cx_reassign":                     (Y, Y, Y, N, N),
@@ -166,6 +180,7 @@ def test_the_matrix_covers_every_listener_and_every_id() -> None:
     ids = {f"action:{a}" for a in ItemAction if a is not ItemAction.MORE} | {
         f"action:{c}" for c in (*CreditAction, *ClaimAction)
     }
+    ids |= {f"action:{v}" for v in VerifyAction}
     ids |= {f"view:{c}" for c in Callback} | {f"action:{ItemAction.MORE}:{o}" for o in MoreOption}
     assert ids <= set(registered)
 
@@ -350,7 +365,9 @@ class Scenario:
     effect: Effect
     refusal: str = "tell"  # "tell": ephemeral or a notice; "form": an error in the form; "ack": the reply
     says: str = "owner or a CX lead"  # what the refusal tells them: who can
-    item: str | None = "alarm"  # the item it acts on: alarm, idea, actioned, credit_asked, or none
+    # The item it acts on: alarm, idea, actioned, credit_asked, verify_asked (actioned, and its raiser
+    # asked "did this fix it?"), or none.
+    item: str | None = "alarm"
     surfaces: tuple[str, ...] = ("message",)
 
 
@@ -601,6 +618,25 @@ SCENARIOS: dict[str, Scenario] = {
         says="Only the person who raised",
         item="credit_asked",
     ),
+    "action:verify_fixed": Scenario(
+        lambda w, c: w.click(c, VerifyAction.FIXED),
+        becomes(ItemStatus.ACTIONED, "verified"),
+        says="Only the people who raised",
+        item="verify_asked",
+    ),
+    "action:verify_still_happening": Scenario(
+        lambda w, c: w.click(c, VerifyAction.STILL_HAPPENING),
+        opens_form(Callback.STILL_HAPPENING),
+        says="Only the people who raised",
+        item="verify_asked",
+    ),
+    "view:cx_still_happening": Scenario(
+        lambda w, c: w.submit(c, Callback.STILL_HAPPENING, text_value("still_seeing", "Still broken")),
+        becomes(ItemStatus.ACKNOWLEDGED, "reopened"),
+        refusal="form",
+        says="Only the people who raised",
+        item="verify_asked",
+    ),
     "view:cx_mark_actioned": Scenario(
         lambda w, c: w.submit(c, Callback.MARK_ACTIONED, ACTIONED),
         becomes(ItemStatus.ACTIONED, "actioned"),
@@ -749,10 +785,19 @@ def prepare(world: World, all_cases: list[Case]) -> None:
         item = world.item_by_text(case.text)
         assert item is not None, f"{case.name}: its item wasn't filed"
         case.item_id = item.id
-        if need in ("actioned", "credit_asked"):
+        if need in ("actioned", "credit_asked", "verify_asked"):
             world.close(item.id, led_to_action=need == "credit_asked")
         if need == "claimed":
             world.offer_to_own(item.id, case.n)
+    deps = world.bot.runtime.deps
+    asked_at = deps.clock() + timedelta(days=3)  # 3 working days after the Monday they were actioned
+    run_verify_sweep(
+        deps.session_factory,
+        at=asked_at,
+        now=deps.clock(),
+        interval=timedelta(minutes=15),
+        people_of=deps.people_of,
+    )
     world.bot.settle()
     for case in all_cases:
         if case.item_id is not None:

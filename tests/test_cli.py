@@ -78,13 +78,14 @@ def test_routes_export_round_trips(
     env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What `routes export` writes, `routes import` reads back unchanged: quotes, accents, every
-    field and the stale_after periods included."""
+    field and the stale_after periods and verify_after included."""
     original = tmp_path / "routes.toml"
     original.write_text(
         '[[routes]]\narea = "billing \\"EU\\""\nowner = "U0BILLING"\nchannel = "C0BILLING"\n'
         'keywords = ["refund", "facturé", "charged twice"]\nescalate_to = "S0FINANCE"\n'
-        'stale_after = { alarm = "12h", idea = "7d", critical = "90m" }\n\n'
-        '[[routes]]\narea = "onboarding"\nowner = "S0ONBOARD"\nchannel = "C0ONBOARD"\nkeywords = []\n',
+        'stale_after = { alarm = "12h", idea = "7d", critical = "90m" }\nverify_after = 1.5\n\n'
+        '[[routes]]\narea = "onboarding"\nowner = "S0ONBOARD"\nchannel = "C0ONBOARD"\nkeywords = []\n'
+        "verify_after = 0\n",
         encoding="utf-8",
     )
     assert run_cli(capsys, "routes", "import", str(original))[0] == 0

@@ -198,6 +198,28 @@ def test_open_items_put_the_snoozed_last_and_each_part_oldest_first(
     assert [row.id for row in rows] == [ids[3], ids[1], ids[2], ids[0]]
 
 
+def test_verification_counts_each_item_once_in_the_window(session_factory: sessionmaker[Session]) -> None:
+    with transaction(session_factory) as session:
+        items = [add_item(session, START - timedelta(days=5), status=ItemStatus.ACTIONED) for _ in range(5)]
+        fixed, twice, reopened, quiet, early = items
+        add_event(session, fixed, "verified", START + HOUR)
+        add_event(session, twice, "verified", START + HOUR)  # its raiser and a co-raiser
+        add_event(session, twice, "verified", START + 2 * HOUR)
+        session.add(
+            Event(item_id=reopened.id, kind="reopened", actor="U0RAISER", at=START, data={"by_raiser": True})
+        )
+        session.add(
+            Event(item_id=quiet.id, kind="reopened", actor="U0OWNER", at=START, data={"was": "actioned"})
+        )
+        add_event(session, quiet, "unconfirmed", END - HOUR)
+        add_event(session, early, "verified", START - HOUR)  # last week's
+        add_event(session, early, "unconfirmed", END)  # next week's
+    with session_factory() as session:
+        said = numbers.verification(session=session, start=START, end=END)
+    assert (said.fixed, said.reopened, said.unconfirmed, said.settled) == (2, 1, 1, 4)
+    assert said.fixed_share == 0.5
+
+
 def test_migrations_match_the_models(engine: Engine) -> None:
     """Every table, column and index the models declare (the digest's indexes among them) is what
     the migrations build."""

@@ -61,6 +61,9 @@ def test_empty_file_means_no_routes() -> None:
         (GOOD.replace('"onboarding"', '"Not sure"'), 11, "'not sure' is reserved"),
         (GOOD.replace('"onboarding"', '"' + "x" * 76 + '"'), 11, "longer than 75"),
         (GOOD + "\nextra = 1\n", 15, "unknown key 'extra'"),
+        (GOOD + "\nverify_after = -1\n", 15, "'verify_after' must be a number of working days"),
+        (GOOD + '\nverify_after = "3d"\n', 15, "from 0 (never ask) to 365, got '3d'"),
+        (GOOD + "\nverify_after = true\n", 15, "'verify_after' must be a number"),
         (GOOD.replace('area = "billing"', 'area = "billing'), 4, "not valid TOML"),
         (GOOD.replace('area = "billing"', "area = 7"), 4, "'area' must be a non-empty string"),
     ],
@@ -72,6 +75,12 @@ def test_bad_file_is_refused_with_file_line_and_problem(text: str, line: int, pr
     assert problem in caught.value.problem
     assert caught.value.line == line
     assert str(caught.value).startswith(f"conf/routes.toml:{line}: ")
+
+
+def test_verify_after_is_working_days_and_zero_turns_it_off() -> None:
+    specs = parse_routes(GOOD + "\nverify_after = 0\n", path="r")
+    assert [spec.verify_after for spec in specs] == [None, 0.0]
+    assert parse_routes(GOOD + "\nverify_after = 1.5\n", path="r")[1].verify_after == 1.5
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:

@@ -45,6 +45,8 @@ class CardExtras:
     co_raisers: int = 0  # people who said "me too"
     # Lines the card shows in a box of their own, such as why it is in triage.
     notices: tuple[str, ...] = ()
+    # What its raisers said when asked "did this fix it?" (bot/blocks/verify.py), if anything.
+    verification: str | None = None
 
 
 def card_blocks(item: Item, extras: CardExtras = CardExtras()) -> list[Block]:
@@ -142,6 +144,8 @@ def _context_lines(item: Item, extras: CardExtras) -> list[str]:
         lines.append(GREY_AREA_NOTE)
     if extras.handed_over is not None and extras.handed_over.to_owner == item.owner:
         lines.append(handed_over_note(extras.handed_over))
+    if extras.verification:
+        lines.append(extras.verification)
     if item.source_permalink:
         lines.append(f":link: Raised from <{item.source_permalink}|this message>")
     elif item.source_channel:

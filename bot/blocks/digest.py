@@ -31,6 +31,7 @@ def digest_reply(digest: Digest, *, zone: str) -> Reply:
         _context(f"{span} ({zone}), compared with the week before."),
         _section(_flow_table(digest.this_week, digest.last_week)),
         _section(_speed_lines(digest.this_week, digest.last_week)),
+        _section(_verification(digest)),
         DividerBlock(),
         _section(_stuck(digest)),
         _section(_grey(digest)),
@@ -84,6 +85,22 @@ def _speed_lines(this: Window, last: Window) -> str:
             f"Time to acknowledge: {_speed(this.to_acknowledge)} (last week {_speed(last.to_acknowledge)})",
             f"Time to action: {_speed(this.to_action)} (last week {_speed(last.to_action)})",
         ]
+    )
+
+
+def _verification(digest: Digest) -> str:
+    """What raisers said when asked whether the fix worked."""
+    said = digest.verification
+    if not said.settled:
+        return (
+            "*Did it fix it?* Nothing to report: no raiser answered this week, and no question "
+            "went unanswered for 7 days."
+        )
+    items = f"{said.settled} actioned item{'s' if said.settled != 1 else ''}"
+    return (
+        f"*Did it fix it?* Raisers had their say on {items} this week: "
+        f"*{said.fixed_share or 0:.0%} confirmed fixed* ({said.fixed}) · {said.reopened} reopened by the "
+        f"raiser as still happening · {said.unconfirmed} unconfirmed (no answer within 7 days)"
     )
 
 

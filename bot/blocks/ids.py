@@ -41,6 +41,13 @@ class CreditAction(enum.StrEnum):
     STAY_ANONYMOUS = "stay_anonymous"
 
 
+class VerifyAction(enum.StrEnum):
+    """The raiser's answer to "did this fix it?"; the value is the item's number."""
+
+    FIXED = "verify_fixed"
+    STILL_HAPPENING = "verify_still_happening"  # opens a short form
+
+
 class Callback(enum.StrEnum):
     FILE_ALARM = "cx_file_alarm"
     FILE_IDEA = "cx_file_idea"
@@ -50,6 +57,7 @@ class Callback(enum.StrEnum):
     DUPLICATE = "cx_duplicate"
     FIND = "cx_find"
     CLAIM = "cx_claim"
+    STILL_HAPPENING = "cx_still_happening"
 
 
 class Field(enum.StrEnum):
@@ -73,3 +81,4 @@ class Field(enum.StrEnum):
     CLAIM_GROUP = "claim_group"
     CLAIM_CHANNEL = "claim_channel"
     CLAIM_KEYWORDS = "claim_keywords"
+    STILL_SEEING = "still_seeing"

@@ -7,10 +7,12 @@ from sqlalchemy.orm import Session
 
 from bot.blocks.card import CardExtras, HandedOver
 from bot.blocks.notices import channel_problem_notice
+from bot.blocks.verify import confirmed_line, reopened_line
 from bot.items.lifecycle import HandOverReason
 from storage.co_raisers import co_raiser_count
 from storage.items import last_event_data
-from storage.models import Item
+from storage.models import OPEN_STATUSES, Item, ItemStatus
+from storage.verify import fixed_count
 from storage.votes import vote_count
 
 # The event recorded when a route's channel refused a card and it went to triage instead.
@@ -23,7 +25,21 @@ def card_extras(*, session: Session, item: Item, triage_channel: str) -> CardExt
         co_raisers=co_raiser_count(session=session, item_id=item.id),
         handed_over=handed_over(session=session, item=item),
         notices=rerouted(session=session, item=item, triage_channel=triage_channel),
+        verification=verification(session=session, item=item),
     )
+
+
+def verification(*, session: Session, item: Item) -> str | None:
+    """While it is actioned, whether its raisers confirmed the fix; while it is open again because
+    one of them said it is still happening, that (and what they still see)."""
+    if item.status is ItemStatus.ACTIONED:
+        fixed = fixed_count(session=session, item_id=item.id)
+        return confirmed_line(fixed) if fixed else None
+    if item.status in OPEN_STATUSES:
+        data = last_event_data(session=session, item_id=item.id, kind="reopened")
+        if data is not None and data.get("by_raiser"):
+            return reopened_line(data.get("note"))
+    return None
 
 
 def rerouted(*, session: Session, item: Item, triage_channel: str) -> tuple[str, ...]:

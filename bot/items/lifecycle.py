@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import CxError
 from bot.items.permissions import Actor, manages, require_manager, require_raiser
-from bot.items.sla import MAX_SNOOZES, SNOOZE
+from bot.items.sla import MAX_SNOOZES, SNOOZE, verify_after, working_days_after
 from bot.outbox.kinds import OutboxKind, RaiserNews
 from bot.outbox.messages import KUDOS, outgoing
 from bot.routing.rules import Triage
@@ -31,6 +31,7 @@ from storage.models import (
     Route,
 )
 from storage.outbox import enqueue
+from storage.verify import schedule_asks
 from storage.votes import add_vote, remove_vote
 
 CLOSED = (ItemStatus.ACTIONED, ItemStatus.DECLINED, ItemStatus.DUPLICATE)
@@ -138,7 +139,19 @@ def mark_actioned(
     _tell_raiser(session, item, RaiserNews.ACTIONED, now, by=actor.user_id, text=what)
     if led_to_action:
         _credit(session, item, now)
+    _ask_if_fixed(session, item, now)
     return Change(item.id, f"Marked #{item.id} actioned. The raiser has been told what was done.")
+
+
+def _ask_if_fixed(session: Session, item: Item, now: datetime) -> None:
+    """Owe its raiser and co-raisers "did this fix it?" some working days from now (the route's
+    `verify_after`; 0: never). The verify sweep asks (bot/jobs/verify.py)."""
+    days = verify_after(item.route.verify_after if item.route is not None else None)
+    if days <= 0:
+        return
+    people = [(item.raiser_id, item.anonymous)]
+    people += [(c.user_id, c.anonymous) for c in co_raisers_of(session=session, item_id=item.id)]
+    schedule_asks(session=session, item_id=item.id, people=people, due_at=working_days_after(now, days))
 
 
 def _credit(session: Session, item: Item, now: datetime) -> None:
@@ -224,6 +237,17 @@ def reopen(*, session: Session, item: Item, actor: Actor, now: datetime) -> Chan
     queue(session, item, OutboxKind.UPDATE_CARD, now)
     _tell_raiser(session, item, RaiserNews.REOPENED, now, by=actor.user_id)
     return Change(item.id, f"Reopened #{item.id}.")
+
+
+def reopen_for_raiser(*, session: Session, item: Item, raiser: str, now: datetime, note: str | None) -> None:
+    """Back to acknowledged, because someone who raised it says the problem is still happening
+    after it was marked actioned (bot/items/verify.py tells its owner)."""
+    item.status = ItemStatus.ACKNOWLEDGED
+    item.acknowledged_at = item.acknowledged_at or now
+    item.closed_at = None
+    _restart_staleness(item)
+    record(session, item, "reopened", raiser, now, was=ItemStatus.ACTIONED.value, by_raiser=True, note=note)
+    queue(session, item, OutboxKind.UPDATE_CARD, now)
 
 
 def withdraw(*, session: Session, item: Item, actor: Actor, now: datetime) -> Change:

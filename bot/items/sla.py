@@ -125,3 +125,30 @@ def in_working_hours(now: datetime, zone: str) -> bool:
     """09:00 to 18:00, Monday to Friday, in the person's own time zone."""
     local = now.astimezone(ZoneInfo(zone))
     return local.weekday() < 5 and 9 <= local.hour < 18
+
+
+# "Did this fix it?" (bot/items/verify.py): how many working days after an item is marked actioned
+# its raisers are asked, unless its route says otherwise (`verify_after`; 0: never), and how long
+# they have to answer before it counts as unconfirmed.
+VERIFY_AFTER_WORKING_DAYS = 3.0
+VERIFY_ANSWER_WITHIN = timedelta(days=7)
+
+
+def verify_after(route_days: float | None) -> float:
+    """A route's `verify_after`, or the default when it has none."""
+    return VERIFY_AFTER_WORKING_DAYS if route_days is None else route_days
+
+
+def working_days_after(moment: datetime, days: float) -> datetime:
+    """`days` working days after `moment`, Saturdays and Sundays skipped: Friday 10:00 plus 3 is
+    Wednesday 10:00, and Saturday plus 1 is Monday. A fraction of a day counts as that share of 24 h."""
+    whole = int(days)
+    later = moment
+    for _ in range(whole):
+        later += timedelta(days=1)
+        while later.weekday() >= 5:
+            later += timedelta(days=1)
+    later += timedelta(days=days - whole)
+    while later.weekday() >= 5:
+        later += timedelta(days=1)
+    return later

@@ -60,6 +60,7 @@ def build_digest(session: Session, *, end: datetime) -> Digest:
         by_stage=numbers.breakdown(session=session, column=Item.journey_stage, start=start, end=end),
         credited=board.recognition_board(session=session, since=start, until=end),
         top_ideas=numbers.top_ideas(session=session),
+        verification=numbers.verification(session=session, start=start, end=end),
     )
 
 

@@ -19,6 +19,7 @@ from bot.jobs.digest import JOB as DIGEST_JOB
 from bot.jobs.digest import run_digest
 from bot.jobs.nag import SweepResult, run_nag_sweep
 from bot.jobs.roundup import run_roundup
+from bot.jobs.verify import run_verify_sweep
 from bot.ops import metrics
 from storage.jobs import last_period
 
@@ -28,19 +29,26 @@ _EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday at midnight: sweeps land o
 
 
 def sweep(deps: Deps, *, at: datetime | None = None) -> SweepResult:
-    """The nag sweep, as if the time were `at` (default now)."""
+    """The nag sweep, as if the time were `at` (default now), and with it the verify sweep ("did
+    this fix it?")."""
     now = deps.clock()
     started = time.perf_counter()
+    interval = timedelta(minutes=deps.settings.nag_interval_minutes)
     result = run_nag_sweep(
         deps.session_factory,
         at=at or now,
         now=now,
-        interval=timedelta(minutes=deps.settings.nag_interval_minutes),
+        interval=interval,
         admins=deps.settings.admins,
         members_of=deps.members_of,
         people_of=deps.people_of,
     )
     _ran("nag", ran=result.ran, started=started)
+    started = time.perf_counter()
+    verified = run_verify_sweep(
+        deps.session_factory, at=at or now, now=now, interval=interval, people_of=deps.people_of
+    )
+    _ran("verify", ran=verified.ran, started=started)
     deps.wake_outbox()
     return result
 

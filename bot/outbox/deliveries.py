@@ -31,6 +31,7 @@ from bot.blocks.notices import (
     storm_notice,
 )
 from bot.blocks.replies import Reply, confirmation
+from bot.blocks.verify import still_happening_notice, verify_question
 from bot.clock import Clock, system_clock
 from bot.items.cards import REROUTED, card_extras
 from bot.items.metoo import suggestions_for
@@ -248,6 +249,14 @@ def dm_owner(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     storm = message.payload.get("storm")
     if storm is not None:
         reply = storm_notice(item, joined=int(storm), permalink=permalink)
+    elif message.payload.get("still_happening"):
+        reply = still_happening_notice(
+            item,
+            raiser=message.payload.get("raiser"),
+            note=message.payload.get("note"),
+            reopened=bool(message.payload.get("reopened")),
+            permalink=permalink,
+        )
     else:
         reply = owner_notice(item, by=str(message.payload.get("by") or ""), permalink=permalink)
     # The owner may be several people (a grey area's CX leads); a user group's card is its channel.
@@ -278,6 +287,21 @@ def ask_credit(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
     reply = credit_question(item, kudos_channel=ctx.kudos_channel, co_raiser=bool(co_raiser))
     person = str(co_raiser) if co_raiser else item.raiser_id
     return _delivered_dm(send_dm(ctx, message, user_id=person, reply=reply))
+
+
+def ask_verify(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    """ "Did this fix it?", unless the item was reopened since it was queued."""
+    item = _load_item(ctx, message)
+    if item.status is not ItemStatus.ACTIONED:
+        return Delivered(result={"skipped": f"the item is {item.status.value} now"})
+    payload = message.payload
+    reply = verify_question(
+        item,
+        co_raiser=bool(payload.get("co_raiser")),
+        anonymous=bool(payload.get("anonymous")),
+        permalink=_card_permalink(ctx, item),
+    )
+    return _delivered_dm(send_dm(ctx, message, user_id=str(payload["user"]), reply=reply))
 
 
 def dm_nag(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
@@ -401,6 +425,7 @@ DELIVERIES: dict[str, Delivery] = {
     OutboxKind.DM_OWNER: dm_owner,
     OutboxKind.POST_KUDOS: post_kudos,
     OutboxKind.ASK_CREDIT: ask_credit,
+    OutboxKind.ASK_VERIFY: ask_verify,
     OutboxKind.DM_NAG: dm_nag,
     OutboxKind.ESCALATE: escalate,
     OutboxKind.THREAD_NOTE: thread_note,

@@ -16,6 +16,7 @@ class OutboxKind(enum.StrEnum):
     DM_LEADS = "dm_leads"
     POST_KUDOS = "post_kudos"
     ASK_CREDIT = "ask_credit"
+    ASK_VERIFY = "ask_verify"
     DM_NAG = "dm_nag"
     ESCALATE = "escalate"
     THREAD_NOTE = "thread_note"

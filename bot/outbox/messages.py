@@ -13,6 +13,7 @@ _PRIORITY = {
     OutboxKind.POST_CARD: Priority.FIRST,
     OutboxKind.CONFIRM_RAISER: Priority.FIRST,
     OutboxKind.DM_NAG: Priority.CAN_WAIT,
+    OutboxKind.ASK_VERIFY: Priority.CAN_WAIT,
     OutboxKind.ESCALATE: Priority.CAN_WAIT,
     OutboxKind.THREAD_NOTE: Priority.CAN_WAIT,
     OutboxKind.POST_DIGEST: Priority.CAN_WAIT,

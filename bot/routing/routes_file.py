@@ -6,6 +6,7 @@
     channel = "C0123ABCD"      # where this area's items are posted
     keywords = ["refund", "invoice"]
     escalate_to = "U0999ZZZZ"  # optional
+    verify_after = 3           # optional: working days before "did this fix it?"; 0: never
 
 A bad file is refused with its path, the line and the problem.
 """
@@ -32,7 +33,7 @@ from storage.models import Route
 
 MAX_AREA_LENGTH = 75  # Slack's limit for an option's text in the modal's area menu
 MAX_ROUTES = 99  # the area menu holds 100 options, one of them "not sure"
-_KEYS = {"area", "owner", "channel", "keywords", "escalate_to", "stale_after"}
+_KEYS = {"area", "owner", "channel", "keywords", "escalate_to", "stale_after", "verify_after"}
 _HEADER = re.compile(r"^\s*\[\[\s*routes\s*\]\]")
 
 
@@ -45,6 +46,7 @@ class RouteSpec:
     escalate_to: str | None
     position: int
     stale_after: tuple[tuple[str, float], ...] = ()
+    verify_after: float | None = None  # working days; None: the default
 
 
 class RoutesFileError(Exception):
@@ -134,6 +136,7 @@ def _route(table: dict[str, Any], index: int, locator: _Locator) -> RouteSpec:
         escalate_to=fields.escalate_to(),
         position=index,
         stale_after=fields.stale_after(),
+        verify_after=fields.verify_after(),
     )
 
 
@@ -204,6 +207,17 @@ class _RouteFields:
             overrides.append((key, seconds))
         return tuple(overrides)
 
+    def verify_after(self) -> float | None:
+        if "verify_after" not in self.table:
+            return None
+        value = self.table["verify_after"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 365:
+            raise self.fail(
+                "verify_after",
+                f"'verify_after' must be a number of working days from 0 (never ask) to 365, got {value!r}",
+            )
+        return float(value)
+
 
 def _check_unique_areas(specs: list[RouteSpec], locator: _Locator) -> None:
     seen: dict[str, int] = {}
@@ -252,6 +266,9 @@ def _route_lines(route: Route) -> list[str]:
             f"{key} = {_toml_string(_duration(seconds))}" for key, seconds in route.stale_after.items()
         ]
         lines.append(f"stale_after = {{ {', '.join(periods)} }}")
+    if route.verify_after is not None:
+        days = route.verify_after
+        lines.append(f"verify_after = {int(days) if days == int(days) else days}")
     return lines
 
 
