@@ -203,13 +203,20 @@ def test_two_replicas_store_post_and_schedule_everything_once(
     assert [status for status, _ in answers] == [200] * (2 * COMMANDS)
     assert {replica for _, replica in answers} == {str(bot.port) for bot in bots}
 
-    # The schedulers fire every minute; wait until a replica has met periods the other ran.
+    # The schedulers fire every minute; wait until a replica has met periods the other ran, and
+    # until every card is out (one channel's, at one a second, takes about 20 s).
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
         logs = [bot.log.read_text() for bot in bots]
         skipped = [log.count("already ran") + log.count("ran meanwhile elsewhere") for log in logs]
         runs = job_runs(postgres_url)
-        if runs.get("digest", 0) >= 1 and runs.get("nag", 0) >= 1 and sum(skipped) >= 2:
+        cards_out = [
+            c
+            for c in fake_slack.calls_to("chat.postMessage")
+            if c.fault is None and c.args["channel"] == "C0BILLING" and not c.args.get("thread_ts")
+        ]
+        jobs_met = runs.get("digest", 0) >= 1 and runs.get("nag", 0) >= 1 and sum(skipped) >= 2
+        if jobs_met and len(cards_out) >= COMMANDS + 1:
             break
         time.sleep(1)
     else:
