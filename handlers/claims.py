@@ -16,7 +16,7 @@ from bot.errors import CxError
 from bot.routing import claims
 from bot.routing.claims import ClaimPart, ClaimProblem, Proposal
 from bot.routing.keywords import parse_keywords
-from handlers.feedback import tell, user_of
+from handlers.feedback import tell, tell_outcome, user_of
 
 _FIELD_OF = {
     ClaimPart.AREA: Field.CLAIM_AREA,
@@ -97,13 +97,11 @@ def _claim_submission(deps: Deps) -> Any:
 def _answer_button(deps: Deps, *, approve: bool) -> Any:
     def on_answer(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        try:
-            change = claims.answer(deps, claim_id=_number(action), user_id=user_of(body), approve=approve)
-        except CxError as error:
-            tell(body, client, error.user_message)
-            return
-        if change is not None:
-            tell(body, client, change.summary)
+        tell_outcome(
+            body,
+            client,
+            lambda: claims.answer(deps, claim_id=_number(action), user_id=user_of(body), approve=approve),
+        )
 
     on_answer.__name__ = "on_approve" if approve else "on_not_now"
     return on_answer

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -13,6 +14,8 @@ from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
 
 from bot.blocks.replies import simple
+from bot.errors import CxError
+from bot.items.lifecycle import Change
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +60,15 @@ def from_app_home(body: dict[str, Any]) -> bool:
     return (isinstance(container, dict) and container.get("type") == "view") and (
         isinstance(view, dict) and view.get("type") == "home"
     )
+
+
+def tell_outcome(body: dict[str, Any], client: WebClient | None, act: Callable[[], Change | None]) -> None:
+    """Make a change the person asked for, and tell them privately what it did, or why it couldn't
+    be done. Nothing is said when it was a repeat already handled (`act` returns None)."""
+    try:
+        change = act()
+    except CxError as error:
+        tell(body, client, error.user_message)
+        return
+    if change is not None:
+        tell(body, client, change.summary)

@@ -28,7 +28,7 @@ from bot.home.build import refresh_home
 from bot.items import flows, lifecycle
 from bot.items.lifecycle import Change
 from bot.items.permissions import Actor
-from handlers.feedback import from_app_home, tell, user_of
+from handlers.feedback import from_app_home, tell, tell_outcome, user_of
 from storage import routes as route_queries
 from storage.models import OPEN_STATUSES, Item
 
@@ -154,13 +154,12 @@ def _join_instead_button(deps: Deps) -> Any:
         if filed_id is None or target_id is None:
             tell(body, client, "That button doesn't point at an item any more.")
             return
-        try:
-            change = flows.join_instead(deps, filed_id=filed_id, target_id=target_id, user_id=user_of(body))
-        except CxError as error:
-            tell(body, client, error.user_message)
-            return
-        if change is not None:
-            tell(body, client, change.summary)
+        user = user_of(body)
+        tell_outcome(
+            body,
+            client,
+            lambda: flows.join_instead(deps, filed_id=filed_id, target_id=target_id, user_id=user),
+        )
 
     return on_join
 
@@ -266,15 +265,13 @@ def _credit_button(deps: Deps, *, credit_me: bool) -> Any:
                 session=session, item=item, actor=who, now=now, credit_me=credit_me
             )
 
-        try:
-            change = flows.change_item(
+        tell_outcome(
+            body,
+            client,
+            lambda: flows.change_item(
                 deps, item_id=_item_id(action), user_id=user_of(body), key=None, apply=apply
-            )
-        except CxError as error:
-            tell(body, client, error.user_message)
-            return
-        if change is not None:
-            tell(body, client, change.summary)
+            ),
+        )
 
     return on_choice
 

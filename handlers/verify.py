@@ -13,7 +13,7 @@ from bot.blocks.verify import answered_view, still_happening_modal
 from bot.deps import Deps
 from bot.errors import CxError
 from bot.items import verify
-from handlers.feedback import tell, user_of
+from handlers.feedback import tell, tell_outcome, user_of
 
 
 def register(app: App, deps: Deps) -> None:
@@ -32,15 +32,13 @@ def _item_id(action: dict[str, Any]) -> int:
 def _fixed_button(deps: Deps) -> Any:
     def on_fixed(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        try:
-            change = verify.answer(
+        tell_outcome(
+            body,
+            client,
+            lambda: verify.answer(
                 deps, item_id=_item_id(action), user_id=user_of(body), still=None, key=None
-            )
-        except CxError as error:
-            tell(body, client, error.user_message)
-            return
-        if change is not None:
-            tell(body, client, change.summary)
+            ),
+        )
 
     return on_fixed
 
