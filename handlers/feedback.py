@@ -72,3 +72,18 @@ def tell_outcome(body: dict[str, Any], client: WebClient | None, act: Callable[[
         return
     if change is not None:
         tell(body, client, change.summary)
+
+
+def settle_message(body: dict[str, Any], text: str) -> bool:
+    """Answer a question asked in a message by replacing its buttons with `text`, as Slack apps
+    do once a choice is made. False where there is no message to change (App Home, a modal)."""
+    response_url = body.get("response_url")
+    message = body.get("message")
+    if not isinstance(response_url, str) or not response_url or not isinstance(message, dict):
+        return False
+    kept = [block for block in message.get("blocks") or [] if block.get("type") != "actions"]
+    said = {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+    WebhookClient(response_url, timeout=5).send(
+        text=str(message.get("text") or text), blocks=[*kept, said], replace_original=True
+    )
+    return True

@@ -13,7 +13,7 @@ from bot.blocks.verify import answered_view, still_happening_modal
 from bot.deps import Deps
 from bot.errors import CxError
 from bot.items import verify
-from handlers.feedback import tell, tell_outcome, user_of
+from handlers.feedback import settle_message, tell, user_of
 
 
 def register(app: App, deps: Deps) -> None:
@@ -32,13 +32,18 @@ def _item_id(action: dict[str, Any]) -> int:
 def _fixed_button(deps: Deps) -> Any:
     def on_fixed(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        tell_outcome(
-            body,
-            client,
-            lambda: verify.answer(
+        try:
+            change = verify.answer(
                 deps, item_id=_item_id(action), user_id=user_of(body), still=None, key=None
-            ),
-        )
+            )
+        except CxError as error:
+            tell(body, client, error.user_message)
+            return
+        if change is None:
+            return
+        # The question is settled: its buttons give way to the answer. A repeat is told apart.
+        if "already" in change.summary or not settle_message(body, change.summary):
+            tell(body, client, change.summary)
 
     return on_fixed
 

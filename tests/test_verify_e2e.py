@@ -189,6 +189,11 @@ def test_fixed_marks_it_verified_once_and_only_the_person_asked_may_answer(
 
     said = click(bot, fake_slack, VerifyAction.FIXED, refund, ANA, "ana")
     assert "confirmed fixed for customers" in said
+    # The DM's buttons give way to the answer.
+    [settled] = [c for c in fake_slack.calls_to("response_url") if c.path.endswith("/ana")]
+    assert settled.args["replace_original"] is True
+    assert [b["type"] for b in settled.args["blocks"]][-1] == "context"
+    assert "actions" not in [b["type"] for b in settled.args["blocks"]]
     [verified] = events(bot, refund, "verified")
     assert verified.actor == ANA and item(bot, refund).status is ItemStatus.ACTIONED
     assert "Confirmed fixed for customers by the person who raised it" in card(fake_slack, bot, refund)
