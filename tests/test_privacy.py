@@ -40,6 +40,7 @@ from storage.models import (
     Vote,
     is_tombstone,
 )
+from storage.verify import due_asks
 
 MONDAY = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)  # the first of six weeks of items
 WEEK = timedelta(days=7)
@@ -493,3 +494,15 @@ def test_cxbot_forget_refuses_in_one_line(cli_env: None, capsys: pytest.CaptureF
     assert main(["forget", "#alice"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("cxbot: '#alice' is not a Slack user ID") and err.count("\n") == 1
+
+
+def test_nobody_forgotten_is_asked_whether_it_fixed_things(seeded: sessionmaker[Session]) -> None:
+    with transaction(seeded) as session:
+        item = session.scalars(select(Item).where(Item.status == ItemStatus.ACTIONED)).first()
+        assert item is not None
+        session.add(VerifyAsk(item_id=item.id, user_id="U0LATECOMER", due_at=NOW))
+    with seeded() as session:
+        assert [ask.user_id for ask in due_asks(session=session, at=NOW)] == ["U0LATECOMER"]
+    forget(seeded, user_id="U0LATECOMER", really=True)
+    with seeded() as session:
+        assert due_asks(session=session, at=NOW) == []
