@@ -27,6 +27,7 @@ from bot.errors import first_line
 from bot.jobs import schedule
 from bot.jobs.schedule import start_scheduler
 from bot.ops import doctor, export, logs, metrics
+from bot.ops import forget as forgetting
 from bot.routing.routes_file import RoutesFileError, import_routes_file, routes_toml
 from bot.settings import Settings, SettingsError, load_settings
 from storage import outbox as queue
@@ -91,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     jobs_command = commands.add_parser("jobs", help="run a scheduled job once")
     job_commands = jobs_command.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
     job_run = job_commands.add_parser("run", help="run the nag sweep or the digest once, now or as of --at")
-    job_run.add_argument("job", choices=["nag", "digest", "roundup"])
+    job_run.add_argument("job", choices=["nag", "digest", "roundup", "retention"])
     job_run.add_argument("--at", type=_moment, help="act as if the time were this ISO-8601 moment")
     job_run.set_defaults(handler=_jobs_run)
 
@@ -122,6 +123,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     route_export.add_argument("file", type=Path, nargs="?", help="where to write it")
     route_export.set_defaults(handler=_routes_export)
+
+    forget_command = commands.add_parser(
+        "forget", help="remove a person from every table (says what would change unless --yes)"
+    )
+    forget_command.add_argument("user_id", metavar="USER_ID", help="their Slack member ID, U…")
+    forget_command.add_argument(
+        "--yes", action="store_true", help="do it (without: only say what would change)"
+    )
+    forget_command.set_defaults(handler=_forget)
 
     outbox = commands.add_parser("outbox", help="show undelivered messages, or send failed ones again")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
@@ -202,6 +212,8 @@ def _jobs_run(args: argparse.Namespace) -> int:
                     f"{result.escalated} escalated, "
                     f"{result.waiting_for_working_hours} waiting for working hours."
                 )
+        elif args.job == "retention":
+            _run_retention(runtime, at=args.at)
         elif args.job == "roundup":
             ran = schedule.post_roundup(runtime.deps, at=args.at)
             print("Roundup queued." if ran else "The roundup for that moment already ran; nothing to do.")
@@ -213,6 +225,20 @@ def _jobs_run(args: argparse.Namespace) -> int:
     finally:
         runtime.close()
     return 0
+
+
+def _run_retention(runtime: Runtime, *, at: datetime | None) -> None:
+    if runtime.deps.settings.retention_days is None:
+        raise CliError("CX_RETENTION_DAYS is not set, so nothing is purged; set it to a number of days")
+    result = schedule.purge(runtime.deps, at=at)
+    if not result.ran:
+        print(f"Retention for {result.period} already ran; nothing to do.")
+        return
+    changed = ", ".join(f"{count} {table}" for table, count in sorted(result.rows.items()) if count)
+    print(
+        f"Retention {result.period}: purged {result.items} closed items"
+        + (f" ({changed})." if changed else ".")
+    )
 
 
 def _port(flag: int | None) -> int:
@@ -363,6 +389,33 @@ def _routes_export(args: argparse.Namespace) -> int:
     args.file.write_text(text, encoding="utf-8")
     count = text.count("[[routes]]")
     print(f"Wrote {count} route{'s' if count != 1 else ''} to {args.file}.")
+    return 0
+
+
+def _forget(args: argparse.Namespace) -> int:
+    with _database() as factory:
+        try:
+            result = forgetting.forget(factory, user_id=args.user_id.strip(), really=args.yes)
+        except forgetting.CantForget as problem:
+            raise CliError(str(problem)) from None
+    verb = "Changed" if result.done else "Would change"
+    if result.total == 0:
+        print(f"{result.user_id} appears nowhere; nothing to change.")
+    else:
+        becoming = result.tombstone if result.done else "a tombstone"
+        print(f"{verb} {result.total} rows, {result.user_id} becoming {becoming}:")
+        for table, count in result.rows.items():
+            if count:
+                print(f"  {table:<15} {count}")
+    if result.waiting:
+        print(
+            f"{result.waiting} message(s) to or about them are still waiting for Slack and were left as they "
+            "are; run this again once `cxbot outbox` shows them sent."
+        )
+    if not result.done and result.total:
+        print(f"Nothing changed yet. To do it: cxbot forget {result.user_id} --yes")
+    if result.done:
+        print('Messages already in Slack are untouched: see README, "Retention and erasure".')
     return 0
 
 

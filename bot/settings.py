@@ -22,6 +22,8 @@ DEFAULT_DATABASE_URL = "sqlite:///cxbot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DIGEST_CRON = "0 9 * * mon"
 DEFAULT_ROUNDUP_CRON = "0 10 1 * *"  # the 1st of each month, 10:00
+RETENTION_CRON = "30 3 * * *"  # the daily purge, when CX_RETENTION_DAYS is set: 03:30
+MAX_RETENTION_DAYS = 36_500
 
 
 class SettingsError(Exception):
@@ -52,6 +54,9 @@ class Settings:
     slack_posts_per_minute: int = 600
     # "Me too": this many joining one alarm within an hour make it a storm (bot/items/metoo.py).
     storm_joiners: int = 5
+    # Closed items older than this many days lose their free text and people (bot/jobs/retention.py);
+    # None: kept for ever.
+    retention_days: int | None = None
     # Pace calls to Slack's rate limits (bot/outbox/pacing.py). Off only in tests that check
     # something else against a fake Slack that doesn't limit.
     slack_pacing: bool = True
@@ -100,6 +105,7 @@ def load_settings(env: Mapping[str, str], *, need_slack: bool, http: bool = Fals
         slack_posts_per_minute=reader.whole_number(
             "CX_SLACK_POSTS_PER_MINUTE", default=600, low=10, high=100_000
         ),
+        retention_days=reader.retention_days(),
     )
 
 
@@ -192,6 +198,17 @@ class _Reader:
         value = self.get(name) or str(default)
         if not value.isdigit() or not low <= int(value) <= high:
             raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+        return int(value)
+
+    def retention_days(self) -> int | None:
+        value = self.get("CX_RETENTION_DAYS")
+        if not value:
+            return None
+        if not value.isdigit() or not 1 <= int(value) <= MAX_RETENTION_DAYS:
+            raise SettingsError(
+                f"CX_RETENTION_DAYS must be a whole number of days from 1 to {MAX_RETENTION_DAYS}, "
+                f"or empty to keep everything, got {value!r}"
+            )
         return int(value)
 
     def nag_interval(self) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from storage.figures import Recognition
-from storage.models import OPEN_STATUSES, CreditState, Item, ItemStatus
+from storage.models import OPEN_STATUSES, TOMBSTONE_PREFIX, CreditState, Item, ItemStatus
 
 
 def raised_by(*, session: Session, user_id: str, limit: int = 10) -> list[Item]:
@@ -43,15 +43,18 @@ def recognition_board(
     *, session: Session, since: datetime, until: datetime | None = None, limit: int = 10
 ) -> list[Recognition]:
     """People whose items led to action since `since`: raisers of the item (anonymous ones only if
-    they agreed to be credited) and the named raisers of its duplicates."""
+    they agreed to be credited) and the named raisers of its duplicates; nobody that retention or
+    `cxbot forget` replaced with a tombstone."""
     credited = (Item.status == ItemStatus.ACTIONED) & Item.led_to_action.is_(True) & (Item.closed_at >= since)
     named = or_(Item.anonymous.is_(False), Item.credit == CreditState.POSTED)
-    raisers = select(Item.raiser_id.label("user_id"), Item.id.label("item_id")).where(credited, named)
+    raisers = select(Item.raiser_id.label("user_id"), Item.id.label("item_id")).where(
+        credited, named, Item.raiser_id.not_like(f"{TOMBSTONE_PREFIX}%")
+    )
     duplicate = aliased(Item)
     duplicates = (
         select(duplicate.raiser_id.label("user_id"), Item.id.label("item_id"))
         .join(Item, duplicate.duplicate_of_id == Item.id)
-        .where(credited, duplicate.anonymous.is_(False))
+        .where(credited, duplicate.anonymous.is_(False), duplicate.raiser_id.not_like(f"{TOMBSTONE_PREFIX}%"))
     )
     both = union_all(raisers, duplicates).subquery()
     query = (

@@ -105,6 +105,14 @@ class ItemStatus(enum.StrEnum):
 # An item someone still has to act on.
 OPEN_STATUSES = (ItemStatus.NEW, ItemStatus.ACKNOWLEDGED)
 
+# Stands in for a person removed by retention or `cxbot forget` (storage/privacy.py): "gone:" and
+# 16 random hex digits, one per person, never a Slack ID (those have no colon).
+TOMBSTONE_PREFIX = "gone:"
+
+
+def is_tombstone(person: str) -> bool:
+    return person.startswith(TOMBSTONE_PREFIX)
+
 
 class Severity(enum.StrEnum):
     LOW = "low"
@@ -175,6 +183,10 @@ class Route(Base):
     verify_after: Mapped[float | None] = mapped_column(Float)
 
 
+UNPURGED_SQL = "purged_at IS NULL AND closed_at IS NOT NULL"
+_UNPURGED = text(UNPURGED_SQL)  # built here: inside Item, `text` is its column
+
+
 class Item(Base):
     """An alarm or idea. Its id is the number people see (#12)."""
 
@@ -217,6 +229,8 @@ class Item(Base):
     escalated_at: Mapped[datetime | None]
     snoozed_until: Mapped[datetime | None]
     snooze_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When retention (CX_RETENTION_DAYS) took its free text and its people; None while it has them.
+    purged_at: Mapped[datetime | None]
 
     route: Mapped[Route | None] = relationship()
 
@@ -226,6 +240,13 @@ class Item(Base):
         Index("ix_items_created_at", "created_at"),
         Index("ix_items_status_closed", "status", "closed_at"),
         Index("ix_items_duplicate_of_id", "duplicate_of_id"),
+        # Closed items retention hasn't purged yet: each day's run reads only those.
+        Index(
+            "ix_items_unpurged_closed_at",
+            "closed_at",
+            postgresql_where=_UNPURGED,
+            sqlite_where=_UNPURGED,
+        ),
     )
 
 

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Item, ItemStatus, VerifyAnswer, VerifyAsk
+from storage.models import TOMBSTONE_PREFIX, Item, ItemStatus, VerifyAnswer, VerifyAsk
 
 _IN_CHUNK = 900  # ids per `IN (...)`: under SQLite's oldest limit of 999 bound parameters
 
@@ -42,7 +42,8 @@ def due_asks(
     *, session: Session, at: datetime, among: Sequence[tuple[int, str]] | None = None
 ) -> list[DueAsk]:
     """The questions due at `at`, not yet asked, about items still actioned (an item reopened since
-    waits, and is asked about only if it is actioned again), oldest first."""
+    waits, and is asked about only if it is actioned again), oldest first; nobody who was replaced
+    by a tombstone."""
     query = (
         select(VerifyAsk.item_id, VerifyAsk.user_id, VerifyAsk.anonymous, VerifyAsk.user_id != Item.raiser_id)
         .join(Item, Item.id == VerifyAsk.item_id)
@@ -51,6 +52,7 @@ def due_asks(
             VerifyAsk.answer.is_(None),
             VerifyAsk.due_at <= at,
             Item.status == ItemStatus.ACTIONED,
+            VerifyAsk.user_id.not_like(f"{TOMBSTONE_PREFIX}%"),  # removed by retention or forget
         )
         .order_by(VerifyAsk.due_at, VerifyAsk.item_id, VerifyAsk.user_id)
     )

@@ -92,6 +92,9 @@ def test_everything_set(tmp_path: Path) -> None:
         ({"CX_SLACK_TIMEOUT_SECONDS": "0"}, "CX_SLACK_TIMEOUT_SECONDS must be a whole number from 1 to 120"),
         ({"CX_OUTBOX_MAX_BACKOFF_SECONDS": "1.5"}, "CX_OUTBOX_MAX_BACKOFF_SECONDS must be a whole number"),
         ({"CX_OUTBOX_LEASE_SECONDS": "2"}, "CX_OUTBOX_LEASE_SECONDS must be a whole number from 5 to 3600"),
+        ({"CX_RETENTION_DAYS": "0"}, "CX_RETENTION_DAYS must be a whole number of days from 1"),
+        ({"CX_RETENTION_DAYS": "90d"}, "CX_RETENTION_DAYS must be a whole number of days from 1"),
+        ({"CX_RETENTION_DAYS": "-5"}, "CX_RETENTION_DAYS must be a whole number of days from 1"),
     ],
 )
 def test_bad_setting_is_named_in_one_line(change: dict[str, str], named: str) -> None:
@@ -100,6 +103,11 @@ def test_bad_setting_is_named_in_one_line(change: dict[str, str], named: str) ->
     message = str(caught.value)
     assert message.startswith(named)
     assert "\n" not in message
+
+
+def test_retention_is_off_unless_set() -> None:
+    assert load_settings(GOOD, need_slack=True).retention_days is None
+    assert load_settings({**GOOD, "CX_RETENTION_DAYS": " 365 "}, need_slack=True).retention_days == 365
 
 
 def test_signing_secret_only_needed_for_http() -> None:

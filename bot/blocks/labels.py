@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.models import ItemKind, ItemStatus, JourneyStage, Severity
+from storage.models import ItemKind, ItemStatus, JourneyStage, Severity, is_tombstone
 
 KIND = {ItemKind.ALARM: "CX alarm", ItemKind.IDEA: "CX idea"}
 KIND_EMOJI = {ItemKind.ALARM: ":rotating_light:", ItemKind.IDEA: ":bulb:"}
@@ -40,8 +40,14 @@ STATUS = {
 }
 
 
+FORGOTTEN = "someone"
+
+
 def mention(slack_id: str) -> str:
-    """A mention for a user or user group ID that cxbot itself chose (never user text)."""
+    """A mention for a user or user group ID that cxbot itself chose (never user text); a person
+    removed by retention or `cxbot forget` is "someone"."""
+    if is_tombstone(slack_id):
+        return FORGOTTEN
     if slack_id.startswith("S"):
         return f"<!subteam^{slack_id}>"
     return f"<@{slack_id}>"

@@ -29,6 +29,7 @@ from storage.models import (
     ItemKind,
     ItemStatus,
     Route,
+    is_tombstone,
 )
 from storage.outbox import enqueue
 from storage.verify import schedule_asks
@@ -74,6 +75,8 @@ def queue(
 ) -> None:
     """Queue a message about the item; `to` is whom it goes to if not the kind's usual person."""
     destination = to or _destination(item, kind)
+    if destination is not None and is_tombstone(destination):
+        return  # someone retention or `cxbot forget` removed: nobody to tell
     message = outgoing(kind, payload, item_id=item.id, to=destination)
     enqueue(session=session, message=message, now=now)
 

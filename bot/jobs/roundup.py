@@ -16,7 +16,7 @@ from storage import jobs
 from storage import roundup as numbers
 from storage.co_raisers import co_raiser_count, co_raisers_of
 from storage.db import transaction
-from storage.models import CreditState, Item
+from storage.models import CreditState, Item, is_tombstone
 from storage.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,8 @@ def build_roundup(session: Session, *, start: datetime, end: datetime) -> Roundu
 
 def _change(session: Session, item: Item) -> Change:
     """Who raised it, as the roundup may name them: anonymous raisers only if they agreed to be
-    credited; otherwise "a colleague"."""
-    named = not item.anonymous or item.credit is CreditState.POSTED
+    credited; otherwise, or once retention or `cxbot forget` removed them, "a colleague"."""
+    named = (not item.anonymous or item.credit is CreditState.POSTED) and not is_tombstone(item.raiser_id)
     raised_by = f"<@{item.raiser_id}>" if named else COLLEAGUE
     return Change(item=item, raised_by=raised_by, others=co_raiser_count(session=session, item_id=item.id))
 

@@ -18,9 +18,11 @@ from bot.deps import Deps
 from bot.jobs.digest import JOB as DIGEST_JOB
 from bot.jobs.digest import run_digest
 from bot.jobs.nag import SweepResult, run_nag_sweep
+from bot.jobs.retention import Purge, run_retention
 from bot.jobs.roundup import run_roundup
 from bot.jobs.verify import run_verify_sweep
 from bot.ops import metrics
+from bot.settings import RETENTION_CRON
 from storage.jobs import last_period
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,24 @@ def scheduled_roundup(deps: Deps) -> bool:
     return post_roundup(deps, at=moment) if moment is not None else False
 
 
+def purge(deps: Deps, *, at: datetime | None = None) -> Purge:
+    """Retention's purge for the day of `at` (default now). Only called when CX_RETENTION_DAYS is
+    set."""
+    days = deps.settings.retention_days
+    assert days is not None, "retention runs only when CX_RETENTION_DAYS is set"
+    now = deps.clock()
+    started = time.perf_counter()
+    result = run_retention(
+        deps.session_factory, at=at or now, now=now, days=days, zone=deps.settings.timezone
+    )
+    _ran("retention", ran=result.ran, started=started)
+    return result
+
+
+def scheduled_purge(deps: Deps) -> bool:
+    return purge(deps).ran
+
+
 def _ran(job: str, *, ran: bool, started: float) -> None:
     metrics.JOB_RUNS.labels(job, "ran" if ran else "skipped").inc()
     if ran:
@@ -136,6 +156,15 @@ def make_scheduler(deps: Deps) -> BackgroundScheduler:
         name="you said, we did",
         **options,
     )
+    if deps.settings.retention_days is not None:
+        scheduler.add_job(
+            scheduled_purge,
+            CronTrigger.from_crontab(RETENTION_CRON, timezone=deps.settings.zone),
+            args=[deps],
+            id="retention",
+            name="retention",
+            **options,
+        )
     return scheduler
 
 
