@@ -76,7 +76,9 @@ def _reopened_line(digest: Digest) -> str:
 
 
 def _grey_line(digest: Digest) -> str:
-    return f"*{_count(digest.grey_unowned, 'grey-area item')} still unowned*: route them or claim them"
+    unowned = digest.grey_unowned
+    them = "it" if unowned == 1 else "them"
+    return f"*{_count(unowned, 'grey-area item')} still unowned*: route or claim {them}"
 
 
 def _fix_line(digest: Digest) -> str:
