@@ -30,6 +30,7 @@ from bot.ops import doctor, export, logs, metrics
 from bot.ops import forget as forgetting
 from bot.routing.routes_file import RoutesFileError, import_routes_file, routes_toml
 from bot.settings import Settings, SettingsError, load_settings
+from storage import digest as digest_numbers
 from storage import outbox as queue
 from storage import routes as route_queries
 from storage.db import make_engine, make_session_factory, transaction
@@ -95,6 +96,15 @@ def _parser() -> argparse.ArgumentParser:
     job_run.add_argument("job", choices=["nag", "digest", "roundup", "retention"])
     job_run.add_argument("--at", type=_moment, help="act as if the time were this ISO-8601 moment")
     job_run.set_defaults(handler=_jobs_run)
+
+    digest_command = commands.add_parser("digest", help="the weekly digest's chart, drawn locally")
+    digest_commands = digest_command.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
+    digest_chart = digest_commands.add_parser(
+        "chart", help="write the chart of the 12 weeks before now (or --at)"
+    )
+    digest_chart.add_argument("--out", type=Path, required=True, help="the PNG file to write")
+    digest_chart.add_argument("--at", type=_moment, help="the weeks before this ISO-8601 moment")
+    digest_chart.set_defaults(handler=_digest_chart)
 
     doctor = commands.add_parser(
         "doctor", help="check the settings, database, Slack token, channels and routes"
@@ -239,6 +249,24 @@ def _run_retention(runtime: Runtime, *, at: datetime | None) -> None:
         f"Retention {result.period}: purged {result.items} closed items"
         + (f" ({changed})." if changed else ".")
     )
+
+
+def _digest_chart(args: argparse.Namespace) -> int:
+    from bot.charts import weekly  # matplotlib: only for the commands that draw
+
+    end = args.at or system_clock()
+    with _database() as factory, factory() as session:
+        series = digest_numbers.weekly_series(session=session, end=end)
+    png = weekly.draw(series)
+    try:
+        args.out.write_bytes(png)
+    except OSError as error:
+        raise CliError(f"can't write {args.out}: {error.strerror}") from None
+    print(
+        f"Wrote the chart of the 12 weeks to {end:%Y-%m-%d %H:%M} UTC in {args.out}: "
+        f"{weekly.title_of(series)}."
+    )
+    return 0
 
 
 def _port(flag: int | None) -> int:

@@ -3,13 +3,14 @@ the database, never by looping over rows in Python."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Float,
+    Integer,
     Subquery,
     and_,
     case,
@@ -22,9 +23,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from storage.figures import Flow, Speed, Verification
+from storage.figures import CreditedFix, Flow, Series, Speed, Verification, Week
 from storage.items import OpenItem
-from storage.models import OPEN_STATUSES, CoRaiser, Event, Item, ItemKind, ItemStatus, Vote
+from storage.models import (
+    OPEN_STATUSES,
+    CoRaiser,
+    CreditState,
+    Event,
+    Item,
+    ItemKind,
+    ItemStatus,
+    Severity,
+    UTCDateTime,
+    Vote,
+)
 
 PERCENTILES = (0.5, 0.9)
 
@@ -242,3 +254,183 @@ def items_by_id(*, session: Session, ids: Sequence[int]) -> dict[int, Item]:
     if not ids:
         return {}
     return {item.id: item for item in session.scalars(select(Item).where(Item.id.in_(ids)))}
+
+
+# The chart's 12 weeks, and the loop ----------------------------------------------------------------
+
+WEEKS = 12
+WEEK_SECONDS = 7 * 86400
+OUTCOMES = ("acknowledged", "actioned", "declined")
+
+
+def _weeks_back(at: Any, end: datetime, dialect: str) -> ColumnElement[int]:
+    """Whole weeks from `at` back to `end`: 0 for the week before `end`, 11 for the oldest."""
+    weeks = _seconds_between(literal(end, UTCDateTime()), at, dialect) / WEEK_SECONDS
+    if dialect == "postgresql":  # a float cast to integer rounds there; floor it first
+        return cast(func.floor(weeks), Integer)
+    return cast(weeks, Integer)  # truncates, which is the floor for times before `end`
+
+
+def _counts_by_week(session: Session, query: Any) -> dict[int, int]:
+    return {int(week): int(count) for week, count in session.execute(query).all()}
+
+
+def _medians_by_week(
+    session: Session, *, event_kind: str, start: datetime, end: datetime
+) -> dict[int, float]:
+    """Median seconds from raising to the first `event_kind`, by the week it fell in (as speed())."""
+    dialect = _dialect(session)
+    first = _firsts_in_window(event_kind, start, end)
+    raised = select(Item.created_at).where(Item.id == first.c.item_id).scalar_subquery()
+    seconds = _seconds_between(first.c.at, raised, dialect)
+    week = _weeks_back(first.c.at, end, dialect)
+    durations = select(
+        week.label("week"),
+        seconds.label("seconds"),
+        func.row_number().over(partition_by=week, order_by=seconds).label("rank"),
+        func.count().over(partition_by=week).label("n"),
+    ).subquery()
+    median = func.min(case((durations.c.rank >= durations.c.n * literal(0.5), durations.c.seconds)))
+    rows = session.execute(select(durations.c.week, median).group_by(durations.c.week)).all()
+    return {int(week): float(value) for week, value in rows if value is not None}
+
+
+def weekly_series(*, session: Session, end: datetime) -> Series:
+    """The chart's figures: for each of the 12 weeks before `end`, items raised, items actioned
+    (distinct, by their actioned events), and the median hours to a first acknowledgement and
+    action; and the items open now by journey stage, grey areas apart. Six queries, each reading
+    its weeks through an index (ix_items_created_at, ix_events_kind_at)."""
+    dialect = _dialect(session)
+    start = end - timedelta(weeks=WEEKS)
+    raised_week = _weeks_back(Item.created_at, end, dialect)
+    raised = _counts_by_week(
+        session,
+        select(raised_week, func.count())
+        .where(Item.created_at >= start, Item.created_at < end)
+        .group_by(raised_week),
+    )
+    actioned_week = _weeks_back(Event.at, end, dialect)
+    actioned = _counts_by_week(
+        session,
+        select(actioned_week, func.count(func.distinct(Event.item_id)))
+        .where(Event.kind == "actioned", Event.at >= start, Event.at < end)
+        .group_by(actioned_week),
+    )
+    ack = _medians_by_week(session, event_kind="acknowledged", start=start, end=end)
+    action = _medians_by_week(session, event_kind="actioned", start=start, end=end)
+    weeks = []
+    for index in range(WEEKS):
+        back = WEEKS - 1 - index
+        weeks.append(
+            Week(
+                start=end - timedelta(weeks=back + 1),
+                raised=raised.get(back, 0),
+                actioned=actioned.get(back, 0),
+                ack_hours=ack[back] / 3600 if back in ack else None,
+                action_hours=action[back] / 3600 if back in action else None,
+            )
+        )
+    return Series(weeks=weeks, open_by_stage=open_by_stage(session=session))
+
+
+def open_by_stage(*, session: Session) -> list[tuple[str | None, int, int]]:
+    """Open items by journey stage: (stage, with an owner, grey areas), in no particular order."""
+    grey = func.sum(case((Item.grey_area.is_(True), 1), else_=0))
+    rows = session.execute(
+        select(Item.journey_stage, func.count(), grey)
+        .where(Item.status.in_(OPEN_STATUSES))
+        .group_by(Item.journey_stage)
+    ).all()
+    return [(stage, int(count) - int(greys or 0), int(greys or 0)) for stage, count, greys in rows]
+
+
+def _sla_seconds(periods: Mapping[str, float]) -> ColumnElement[float]:
+    """How long an item of this kind and severity may wait for a first answer, by `periods` (a
+    stale policy's alarm, high, critical and idea, in seconds)."""
+    return case(
+        (Item.kind == ItemKind.IDEA, literal(periods["idea"])),
+        (Item.severity == Severity.CRITICAL, literal(periods["critical"])),
+        (Item.severity == Severity.HIGH, literal(periods["high"])),
+        else_=literal(periods["alarm"]),
+    )
+
+
+def heard(
+    *,
+    session: Session,
+    start: datetime,
+    end: datetime,
+    default: Mapping[str, float],
+    by_route: Mapping[int, Mapping[str, float]],
+) -> tuple[Speed, int, int]:
+    """For items raised in [start, end): time from raising to the raiser's first outcome
+    (acknowledged, actioned or declined, before `end`) as (p50, p90); how many heard within their
+    SLA; and how many are decided (heard, or their SLA ran out by `end`). SLA periods in seconds:
+    `default`, or the route's from `by_route`. One query."""
+    dialect = _dialect(session)
+    outcome = (
+        select(func.min(Event.at))
+        .where(Event.item_id == Item.id, Event.kind.in_(OUTCOMES), Event.at < end)
+        .scalar_subquery()
+    )
+    limit = _sla_seconds(default)
+    if by_route:
+        limit = case(
+            *((Item.route_id == route_id, _sla_seconds(periods)) for route_id, periods in by_route.items()),
+            else_=limit,
+        )
+    raised = (
+        select(
+            _seconds_between(outcome, Item.created_at, dialect).label("seconds"),
+            limit.label("limit"),
+            _seconds_between(literal(end, UTCDateTime()), Item.created_at, dialect).label("age"),
+        )
+        .where(Item.created_at >= start, Item.created_at < end)
+        .subquery()
+    )
+    ranked = select(
+        raised,
+        func.row_number().over(order_by=raised.c.seconds.nulls_last()).label("rank"),
+        func.count(raised.c.seconds).over().label("n"),
+    ).subquery()
+    known = ranked.c.seconds.is_not(None)
+    row = session.execute(
+        select(
+            *(
+                func.min(case((and_(known, ranked.c.rank >= ranked.c.n * literal(f)), ranked.c.seconds)))
+                for f in PERCENTILES
+            ),
+            func.sum(case((and_(known, ranked.c.seconds <= ranked.c.limit), 1), else_=0)),
+            func.sum(case((or_(known, ranked.c.age >= ranked.c.limit), 1), else_=0)),
+        )
+    ).one()
+    p50, p90 = (timedelta(seconds=round(float(v))) if v is not None else None for v in row[:2])
+    return Speed(median=p50, p90=p90), int(row[2] or 0), int(row[3] or 0)
+
+
+def raisers_by_owner(*, session: Session, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
+    """(owner, raiser, alarms) for the alarms raised in [start, end): who raised what for whom."""
+    rows = session.execute(
+        select(Item.owner, Item.raiser_id, func.count())
+        .where(Item.kind == ItemKind.ALARM, Item.created_at >= start, Item.created_at < end)
+        .group_by(Item.owner, Item.raiser_id)
+    ).all()
+    return [(str(owner), str(raiser), int(count)) for owner, raiser, count in rows]
+
+
+def credited_fix(*, session: Session, start: datetime, end: datetime) -> CreditedFix | None:
+    """The latest item actioned in [start, end) that led to action and whose raiser may be named
+    (not anonymous, or agreed to be credited), as recognition_board names them."""
+    row = session.execute(
+        select(Item.id, Item.raiser_id, Item.text)
+        .where(
+            Item.status == ItemStatus.ACTIONED,
+            Item.closed_at >= start,
+            Item.closed_at < end,
+            Item.led_to_action.is_(True),
+            or_(Item.anonymous.is_(False), Item.credit == CreditState.POSTED),
+        )
+        .order_by(Item.closed_at.desc(), Item.id.desc())
+        .limit(1)
+    ).first()
+    return CreditedFix(item_id=row[0], raiser_id=row[1], text=row[2]) if row is not None else None

@@ -90,6 +90,7 @@ class OpenItem(NamedTuple):
     last_nagged_at: datetime | None
     escalated_at: datetime | None
     snoozed_until: datetime | None
+    area: str | None = None  # the digest counts what is past its SLA by area
 
 
 def item_by_card(*, session: Session, channel: str, card_ts: str) -> Item | None:

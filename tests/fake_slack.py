@@ -32,9 +32,28 @@ SPEC_PATH = Path(__file__).resolve().parent / "slack_spec" / "web_api_openapi_v2
 # Methods the bot may call that the spec lacks (they came after it), with their required arguments.
 EXTRA_METHODS: dict[str, frozenset[str]] = {
     "apps.connections.open": frozenset(),
+    # The two-step upload that replaced files.upload (slack_sdk's files_upload_v2 wraps it).
+    "files.getUploadURLExternal": frozenset({"filename", "length"}),
+    "files.completeUploadExternal": frozenset({"files"}),
 }
 # Arguments slack_sdk sends as JSON strings in form bodies; decoded for assertions.
-_JSON_ARGUMENTS = ("blocks", "attachments", "view", "metadata")
+_JSON_ARGUMENTS = ("blocks", "attachments", "view", "metadata", "files")
+ALT_TXT_LIMIT = 1000  # files.getUploadURLExternal: alt_txt_too_large past it
+
+
+@dataclass
+class Upload:
+    """A file between files.getUploadURLExternal and files.completeUploadExternal, and after."""
+
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    data: bytes | None = None  # what was POSTed to the upload URL
+    completed: bool = False
+    title: str | None = None
+    channel: str | None = None  # where it was shared; None: private to the app
+    thread_ts: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +168,8 @@ class FakeSlack:
         self._outage: tuple[str, float, int, float] | None = None
         self._response_url_outage: tuple[str, float, int, float] | None = None
         self._holds: list[Hold] = []
+        self._uploads: dict[str, Upload] = {}
+        self._file_ids = itertools.count(1)
         self.socket_mode_url: str | None = None  # what apps.connections.open hands out
         # The Enterprise Grid org of the workspace the token belongs to (auth.test says), if any.
         self.enterprise_id: str | None = None
@@ -214,6 +235,12 @@ class FakeSlack:
     def calls(self) -> list[Call]:
         with self._changed:
             return list(self._calls)
+
+    @property
+    def uploads(self) -> dict[str, Upload]:
+        """Files by ID, from files.getUploadURLExternal on."""
+        with self._changed:
+            return dict(self._uploads)
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -359,6 +386,9 @@ class FakeSlack:
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         try:
             path = urllib.parse.urlsplit(request.path).path
+            if path.startswith("/upload/"):  # raw bytes, not form arguments
+                self._answer_upload(request, path)
+                return
             args, token = self._arguments(request)
             if path.startswith("/response/"):
                 self._answer_response_url(request, path, args)
@@ -372,6 +402,70 @@ class FakeSlack:
             with self._changed:
                 self._violations.append(f"fake Slack crashed on {request.path}: {error!r}")
             _send(request, 500, b"fake crashed", "text/plain")
+
+    def _answer_upload(self, request: BaseHTTPRequestHandler, path: str) -> None:
+        """The upload URL files.getUploadURLExternal hands out: takes the file's bytes, which must
+        be as many as it was told (`length`), once."""
+        length = int(request.headers.get("Content-Length") or 0)
+        data = request.rfile.read(length) if length else b""
+        file_id = path.removeprefix("/upload/")
+        with self._changed:
+            upload = self._uploads.get(file_id)
+            problem = None
+            if upload is None:
+                problem = "no such upload URL"
+            elif upload.data is not None:
+                problem = "bytes uploaded twice"
+            elif len(data) != upload.length:
+                problem = f"{len(data)} bytes uploaded; files.getUploadURLExternal was told {upload.length}"
+            else:
+                upload.data = data
+            self._calls.append(
+                Call("upload", {"file_id": file_id, "bytes": len(data)}, None, path, fault=problem)
+            )
+            self._changed.notify_all()
+        if problem is not None:
+            self._violation(f"upload {file_id}: {problem}")
+            _send(request, 400, b"bad upload", "text/plain")
+            return
+        _send(request, 200, f"OK - {len(data)}".encode(), "text/plain")
+
+    def _upload_problem(self, method: str, args: dict[str, Any]) -> tuple[str, str] | None:
+        """What Slack would refuse of the two-step upload. (Error names Slack doesn't document
+        for these cases are the fake's own.)"""
+        if method == "files.getUploadURLExternal":
+            length = str(args.get("length"))
+            if not length.isdigit() or int(length) <= 0:
+                return "missing_argument", f"length must be a positive number of bytes, got {length!r}"
+            if len(str(args.get("alt_txt") or "")) > ALT_TXT_LIMIT:
+                return "alt_txt_too_large", "alt_txt is over 1,000 characters"
+            return None
+        files = args.get("files")
+        if not isinstance(files, list) or not files:
+            return "invalid_arguments", "files must be a JSON array of {id, title}"
+        if args.get("thread_ts") and not args.get("channel_id") and not args.get("channels"):
+            return "invalid_arguments", "thread_ts without a channel"
+        with self._changed:
+            for entry in files:
+                upload = self._uploads.get(str(entry.get("id"))) if isinstance(entry, dict) else None
+                if upload is None:
+                    return "file_not_found", f"no file {entry!r} from files.getUploadURLExternal"
+                if upload.data is None:
+                    return "file_not_found", f"{upload.file_id}: nothing was uploaded to its URL"
+                if upload.completed:
+                    return "file_not_found", f"{upload.file_id}: completed already"
+        return None
+
+    def _image_problem(self, blocks: Any) -> str | None:
+        """An image block showing a Slack file (slack_file.id) needs a file cxbot uploaded."""
+        for block in blocks if isinstance(blocks, list) else []:
+            slack_file = block.get("slack_file") if isinstance(block, dict) else None
+            if isinstance(slack_file, dict) and slack_file.get("id"):
+                with self._changed:
+                    upload = self._uploads.get(str(slack_file["id"]))
+                if upload is None or not upload.completed:
+                    return f"image block: no uploaded file {slack_file['id']}"
+        return None
 
     def _arguments(self, request: BaseHTTPRequestHandler) -> tuple[dict[str, Any], str | None]:
         query = urllib.parse.urlsplit(request.path).query
@@ -418,7 +512,7 @@ class FakeSlack:
             body = b"expired_url" if fault.status == 404 else b"error"
             _send(request, fault.status, body, "text/plain", headers)
             return
-        problem = _message_problem(args, limit=50)
+        problem = _message_problem(args, limit=50) or self._image_problem(args.get("blocks"))
         if problem:
             self._violation(f"response_url: {problem}")
         call = Call(name, args, None, path)
@@ -498,9 +592,11 @@ class FakeSlack:
         if missing:
             return "invalid_arguments", f"missing required argument(s) {', '.join(missing)}"
         if method in {"chat.postMessage", "chat.update", "chat.postEphemeral"}:
-            problem = _message_problem(args, limit=50)
+            problem = _message_problem(args, limit=50) or self._image_problem(args.get("blocks"))
             if problem:
                 return "invalid_blocks", problem
+        if method in {"files.getUploadURLExternal", "files.completeUploadExternal"}:
+            return self._upload_problem(method, args)
         if method in {"views.open", "views.update", "views.push", "views.publish"}:
             problem = _view_problem(args.get("view"))
             if problem:
@@ -529,6 +625,10 @@ class FakeSlack:
             return {"ok": True, "url": self.socket_mode_url}
         if method == "chat.postMessage":
             return self._post(args)
+        if method == "files.getUploadURLExternal":
+            return self._start_upload(args)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(args)
         if method == "chat.update":
             return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": args.get("text", "")}
         if method == "chat.postEphemeral":
@@ -610,6 +710,40 @@ class FakeSlack:
         with self._changed:
             self._history.setdefault(channel, []).append(message)
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _start_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._file_ids):08d}"
+        upload = Upload(file_id, str(args["filename"]), int(args["length"]), args.get("alt_txt"))
+        with self._changed:
+            self._uploads[file_id] = upload
+        return {"ok": True, "upload_url": f"{self.root}/upload/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Finish the files; with channel_id, share them there (in thread_ts's thread) in a message
+        that conversations.history/replies list, as Slack does."""
+        channel = str(args.get("channel_id") or "") or None
+        thread_ts = str(args.get("thread_ts") or "") or None
+        done = []
+        with self._changed:
+            for entry in args["files"]:
+                upload = self._uploads[str(entry["id"])]
+                upload.completed, upload.title = True, entry.get("title") or upload.filename
+                upload.channel, upload.thread_ts = channel, thread_ts
+                done.append({"id": upload.file_id, "name": upload.filename, "title": upload.title})
+        if channel is not None:
+            message: dict[str, Any] = {
+                "type": "message",
+                "text": str(args.get("initial_comment") or ""),
+                "ts": self._next_ts(),
+                "user": "U0BOT",
+                "bot_id": "B0BOT",
+                "files": done,
+            }
+            if thread_ts:
+                message["thread_ts"] = thread_ts
+            with self._changed:
+                self._history.setdefault(channel, []).append(message)
+        return {"ok": True, "files": done}
 
     def _history_answer(self, args: dict[str, Any], *, thread: bool) -> dict[str, Any]:
         """Like Slack: history lists top-level messages; replies lists a thread's parent and replies."""
@@ -807,7 +941,16 @@ def _block_problem(block: Any) -> str | None:
     elif kind == "input":
         checks.append(_text_problem(block.get("label"), 2000, "input label", plain_only=True))
         checks.append(_element_problem(block.get("element")))
-    elif kind not in {"divider", "image", "rich_text", "markdown", "video", "file"}:
+    elif kind == "image":
+        sources = [key for key in ("image_url", "slack_file") if block.get(key)]
+        if len(sources) != 1:
+            return "an image block needs one of image_url or slack_file"
+        slack_file = block.get("slack_file")
+        if isinstance(slack_file, dict) and bool(slack_file.get("id")) == bool(slack_file.get("url")):
+            return "slack_file needs one of id or url"
+        if not block.get("alt_text") or len(str(block["alt_text"])) > 2000:
+            return "an image block needs alt_text of 1 to 2,000 characters"
+    elif kind not in {"divider", "rich_text", "markdown", "video", "file"}:
         return f"unknown block type {kind!r}"
     return next((problem for problem in checks if problem), None)
 

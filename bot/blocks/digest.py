@@ -1,4 +1,5 @@
-"""The weekly digest, rendered: numbers first, then what is stuck, grey areas, and credit."""
+"""The weekly digest, rendered: what needs a leader this week, then the numbers (flow, speed,
+whether the loop closes), what is stuck, grey areas, and credit."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from bot.blocks import labels
 from bot.blocks.nags import age
 from bot.blocks.replies import Reply
 from bot.blocks.text import preview
-from storage.figures import Digest, Speed, Window
+from storage.figures import Digest, Loop, Speed, Window
 from storage.models import ItemKind, JourneyStage
 
 
@@ -29,8 +30,11 @@ def digest_reply(digest: Digest, *, zone: str) -> Reply:
     blocks: list[Block] = [
         HeaderBlock(text="Weekly CX digest"),
         _context(f"{span} ({zone}), compared with the week before."),
+        _section(_headline(digest)),
+        DividerBlock(),
         _section(_flow_table(digest.this_week, digest.last_week)),
         _section(_speed_lines(digest.this_week, digest.last_week)),
+        _section(_loop(digest.loop)),
         _section(_verification(digest)),
         DividerBlock(),
         _section(_stuck(digest)),
@@ -47,6 +51,69 @@ def digest_reply(digest: Digest, *, zone: str) -> Reply:
         f"{this[ItemKind.IDEA].raised} ideas raised, {digest.past_sla} past their SLA."
     )
     return Reply(text=text, blocks=blocks)
+
+
+def _headline(digest: Digest) -> str:
+    """The lines bot/jobs/headline.py chose, most pressing first."""
+    lines = [_HEADLINES[kind](digest) for kind in digest.headline]
+    if not lines:
+        return "*Nothing needs you this week*: nothing is past its SLA and every grey area has an owner."
+    return "*This week*\n" + "\n".join(f"• {line}" for line in lines)
+
+
+def _past_sla_line(digest: Digest) -> str:
+    worst = digest.past_sla_by_area[0]
+    area = worst.area or "grey-area"
+    line = f"*{_count(worst.count, f'{area} item')} past their SLA*, oldest overdue {age(worst.oldest)}"
+    if digest.past_sla > worst.count:
+        line += f" ({digest.past_sla} in all)"
+    return line
+
+
+def _reopened_line(digest: Digest) -> str:
+    reopened = digest.verification.reopened
+    return f"*{_count(reopened, 'fix')} reopened by the raiser*: still happening, they say"
+
+
+def _grey_line(digest: Digest) -> str:
+    unowned = digest.grey_unowned
+    them = "it" if unowned == 1 else "them"
+    return f"*{_count(unowned, 'grey-area item')} still unowned*: route or claim {them}"
+
+
+def _fix_line(digest: Digest) -> str:
+    fix = digest.credited_fix
+    assert fix is not None
+    return f"{labels.mention(fix.raiser_id)}'s #{fix.item_id} “{preview(fix.text, 60)}” led to a fix :tada:"
+
+
+def _count(n: int, noun: str) -> str:
+    plural = noun + ("es" if noun.endswith(("x", "s")) else "s")
+    return f"{n} {noun if n == 1 else plural}"
+
+
+_HEADLINES = {
+    "past_sla": _past_sla_line,
+    "reopened": _reopened_line,
+    "grey": _grey_line,
+    "fix": _fix_line,
+}
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.0%} ({part} of {whole})" if whole else "n/a"
+
+
+def _loop(loop: Loop) -> str:
+    """Whether raisers hear back, and whether alarms come from everyone."""
+    return "\n".join(
+        [
+            "*Does the loop close?* (items raised this week)",
+            f"Time until the raiser heard an outcome: {_speed(loop.heard)} (median / 90th percentile)",
+            f"Heard within the SLA: {_share(loop.within_sla, loop.decided)}",
+            f"Alarms raised from outside the owning team: {_share(loop.outside, loop.countable)}",
+        ]
+    )
 
 
 def _delta(now: int, before: int) -> str:

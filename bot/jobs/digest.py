@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.digest import digest_reply
-from bot.items.sla import DEFAULT_POLICY, is_stale, stale_at
+from bot.items.permissions import MembersOf
+from bot.items.sla import DEFAULT_POLICY, POLICY_KEYS, StalePolicy, is_stale, stale_at
+from bot.jobs.headline import choose_headline
 from bot.jobs.nag import policies_by_route
 from bot.outbox.kinds import OutboxKind
 from bot.outbox.messages import outgoing
+from bot.slack.ids import is_user, is_usergroup
 from storage import board, jobs
 from storage import digest as numbers
 from storage.db import transaction
-from storage.figures import Digest, Window
+from storage.figures import Digest, Loop, PastSla, Window
+from storage.items import OpenItem
 from storage.models import Item
 from storage.outbox import enqueue
 
@@ -34,25 +40,90 @@ def _window(session: Session, start: datetime, end: datetime) -> Window:
     )
 
 
-def build_digest(session: Session, *, end: datetime) -> Digest:
+def _seconds(policy: StalePolicy) -> dict[str, float]:
+    return {key: getattr(policy, key).total_seconds() for key in POLICY_KEYS}
+
+
+def _loop(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    policies: dict[int | None, StalePolicy],
+    members_of: MembersOf | None,
+) -> Loop:
+    """Whether raisers hear back in time, and whether alarms come from outside the owning team."""
+    by_route = {route: _seconds(policy) for route, policy in policies.items() if route is not None}
+    heard, within, decided = numbers.heard(
+        session=session, start=start, end=end, default=_seconds(DEFAULT_POLICY), by_route=by_route
+    )
+    outside, countable = _outside(numbers.raisers_by_owner(session=session, start=start, end=end), members_of)
+    return Loop(heard=heard, within_sla=within, decided=decided, outside=outside, countable=countable)
+
+
+def _outside(rows: list[tuple[str, str, int]], members_of: MembersOf | None) -> tuple[int, int]:
+    """(alarms raised by someone outside the owning team, alarms whose team is known): the owner
+    must be one person, or one user group whose members Slack tells (cached look-ups)."""
+    outside = countable = 0
+    teams: dict[str, frozenset[str] | None] = {}
+    for owner, raiser, count in rows:
+        if owner not in teams:
+            teams[owner] = _team(owner, members_of)
+        team = teams[owner]
+        if team is None:
+            continue
+        countable += count
+        if raiser not in team:
+            outside += count
+    return outside, countable
+
+
+def _team(owner: str, members_of: MembersOf | None) -> frozenset[str] | None:
+    if is_user(owner):
+        return frozenset({owner})
+    if not is_usergroup(owner) or members_of is None:
+        return None
+    try:
+        members = members_of(owner)
+    except Exception:  # Slack can't say now: leave the group out rather than fail the digest
+        log.warning("digest: can't look up the members of %s; its alarms aren't counted", owner)
+        return None
+    return frozenset(members) if members else None
+
+
+def _past_by_area(past: list[tuple[OpenItem, datetime]], end: datetime) -> list[PastSla]:
+    oldest: dict[str | None, datetime] = {}
+    counts: Counter[str | None] = Counter()
+    for item, due in past:
+        area = None if item.grey_area else item.area
+        counts[area] += 1
+        oldest[area] = min(due, oldest.get(area, due))
+    return [
+        PastSla(area=area, count=count, oldest=end - oldest[area]) for area, count in counts.most_common()
+    ]
+
+
+def build_digest(session: Session, *, end: datetime, members_of: MembersOf | None = None) -> Digest:
+    """The digest for the week ending `end`. `members_of` looks up an owner group's members, to
+    count alarms raised from outside the owning team (without it, only person owners count)."""
     start = end - WEEK
     policies = policies_by_route(jobs.routes_by_id(session=session))
-    past: list[tuple[int, datetime]] = []
+    past: list[tuple[OpenItem, datetime]] = []
     for item in numbers.open_items_by_age(session=session, now=end):
         policy = policies.get(item.route_id, DEFAULT_POLICY)
         due = stale_at(item, policy)
         if due is not None and is_stale(item, policy, end):
-            past.append((item.id, due))
+            past.append((item, due))
     past.sort(key=lambda pair: pair[1])
-    oldest = numbers.items_by_id(session=session, ids=[item_id for item_id, _ in past[:5]])
+    oldest = numbers.items_by_id(session=session, ids=[item.id for item, _ in past[:5]])
     came_in, resolved, unowned = numbers.grey_areas(session=session, start=start, end=end)
-    return Digest(
+    digest = Digest(
         start=start,
         end=end,
         this_week=_window(session, start, end),
         last_week=_window(session, start - WEEK, start),
         past_sla=len(past),
-        oldest_past_sla=[(oldest[item_id], due) for item_id, due in past[:5]],
+        oldest_past_sla=[(oldest[item.id], due) for item, due in past[:5]],
         grey_came_in=came_in,
         grey_resolved=resolved,
         grey_unowned=unowned,
@@ -61,7 +132,11 @@ def build_digest(session: Session, *, end: datetime) -> Digest:
         credited=board.recognition_board(session=session, since=start, until=end),
         top_ideas=numbers.top_ideas(session=session),
         verification=numbers.verification(session=session, start=start, end=end),
+        loop=_loop(session, start=start, end=end, policies=policies, members_of=members_of),
+        past_sla_by_area=_past_by_area(past, end),
+        credited_fix=numbers.credited_fix(session=session, start=start, end=end),
     )
+    return replace(digest, headline=choose_headline(digest))
 
 
 def period_of(at: datetime) -> str:
@@ -69,17 +144,30 @@ def period_of(at: datetime) -> str:
 
 
 def run_digest(
-    session_factory: sessionmaker[Session], *, at: datetime, now: datetime, channel: str, zone: str
+    session_factory: sessionmaker[Session],
+    *,
+    at: datetime,
+    now: datetime,
+    channel: str,
+    zone: str,
+    members_of: MembersOf | None = None,
 ) -> bool:
-    """Post the digest for the week ending `at`, once per `at` (to the minute). Returns whether it ran."""
+    """Post the digest for the week ending `at`, once per `at` (to the minute). Returns whether it
+    ran. Once the digest is posted, its chart follows in its thread (bot/outbox/deliveries.py),
+    drawn then from the 12 weeks before `at`."""
     period = period_of(at)
     with transaction(session_factory) as session:
         if not jobs.claim_period(session=session, job=JOB, period=period, now=now):
             log.info("digest for %s already ran; skipping", period)
             return False
-        digest = build_digest(session, end=at)
+        digest = build_digest(session, end=at, members_of=members_of)
         reply = digest_reply(digest, zone=zone)
-        payload = {"channel": channel, "text": reply.text, "blocks": reply.as_dicts()}
+        payload = {
+            "channel": channel,
+            "text": reply.text,
+            "blocks": reply.as_dicts(),
+            "chart": {"end": at.isoformat()},
+        }
         message = outgoing(OutboxKind.POST_DIGEST, payload, item_id=None, to=channel)
         enqueue(session=session, message=message, now=now)
         jobs.record_summary(session=session, job=JOB, period=period, summary={"past_sla": digest.past_sla})

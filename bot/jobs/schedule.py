@@ -65,6 +65,7 @@ def post_digest(deps: Deps, *, at: datetime | None = None) -> bool:
         now=now,
         channel=deps.settings.digest_channel,
         zone=deps.settings.timezone,
+        members_of=deps.members_of,
     )
     _ran("digest", ran=ran, started=started)
     deps.wake_outbox()

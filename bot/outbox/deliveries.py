@@ -10,7 +10,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -45,9 +45,11 @@ from bot.outbox.slack_calls import (
     look_up,
     post_to_response_url,
 )
+from bot.outbox.uploads import upload_png
 from bot.slack.ids import is_user
 from storage.claims import get_claim, set_request_message
 from storage.co_raisers import credited_co_raisers
+from storage.digest import weekly_series
 from storage.items import (
     add_events,
     credited_duplicate_raisers,
@@ -341,11 +343,96 @@ def thread_note(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
 
 
 def post_digest(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    """The digest; then its chart, queued to follow in its thread (a delivery of its own, so that
+    a chart that can't be drawn or uploaded never holds the digest back)."""
     payload = message.payload
     posted = post_message(
         ctx, message, channel=str(payload["channel"]), text=str(payload["text"]), blocks=payload["blocks"]
     )
-    return Delivered(result={"channel": posted["channel"], "ts": posted["ts"]})
+    channel, ts = str(posted["channel"]), str(posted["ts"])
+    chart = payload.get("chart")
+
+    def store(session: Session) -> None:
+        if isinstance(chart, dict):
+            follow = {"channel": channel, "thread_ts": ts, "end": chart["end"]}
+            queued = outgoing(OutboxKind.POST_DIGEST_CHART, follow, item_id=None, to=channel)
+            enqueue(session=session, message=queued, now=ctx.clock())
+
+    return Delivered(result={"channel": channel, "ts": ts}, store=store)
+
+
+def post_digest_chart(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
+    """The chart of the 12 weeks before the digest's end, drawn now and shared in the digest's
+    thread. Not drawn: logged, and the digest stays as it is. After an uncertain attempt, the
+    thread is searched for the file first (by its name, which carries the outbox id)."""
+    payload = message.payload
+    channel, thread_ts = str(payload["channel"]), str(payload["thread_ts"])
+    filename = f"cx-digest-chart-{message.id}.png"
+    if message.outcome_uncertain:
+        found = _find_shared_file(ctx, channel=channel, thread_ts=thread_ts, filename=filename)
+        if found is not None:
+            log.info(
+                "outbox #%s: the chart is already in Slack as %s; not uploading again", message.id, found
+            )
+            return Delivered(result={"file": found, "channel": channel})
+    chart = draw_chart(ctx, end=datetime.fromisoformat(str(payload["end"])), outbox_id=message.id)
+    if chart is None:
+        return Delivered(result={"skipped": "the chart could not be drawn"})
+    png, title, alt = chart
+    try:
+        file_id = upload_png(
+            ctx.client,
+            png=png,
+            filename=filename,
+            title=title,
+            alt_text=alt,
+            channel=channel,
+            thread_ts=thread_ts,
+            timeout=ctx.timeout,
+        )
+    except PermanentFailure as failure:
+        log.warning(
+            "outbox #%s: Slack refused the digest's chart (%s); the digest stays without it",
+            message.id,
+            failure.error,
+            extra={"outbox_id": message.id},
+        )
+        raise
+    return Delivered(result={"file": file_id, "channel": channel})
+
+
+def draw_chart(
+    ctx: DeliveryContext, *, end: datetime, outbox_id: int | None = None
+) -> tuple[bytes, str, str] | None:
+    """(PNG, title, alt text) of the digest's chart for the 12 weeks before `end`; None, logged,
+    if it can't be drawn. matplotlib is imported here, by the first chart, not at start."""
+    try:
+        from bot.charts import weekly
+
+        with ctx.session_factory() as session:
+            series = weekly_series(session=session, end=end)
+        return weekly.draw(series), weekly.title_of(series), weekly.alt_text(series)
+    except Exception:
+        log.exception(
+            "outbox #%s: couldn't draw the digest's chart; the digest goes without it",
+            outbox_id,
+            extra={"outbox_id": outbox_id},
+        )
+        return None
+
+
+def _find_shared_file(ctx: DeliveryContext, *, channel: str, thread_ts: str, filename: str) -> str | None:
+    """The ID of a file named `filename` shared in the thread, if one is."""
+    try:
+        replies = look_up(ctx.client.conversations_replies, channel=channel, ts=thread_ts, limit=200)
+    except PermanentFailure as failure:
+        log.warning("can't check %s for an earlier chart (%s); uploading again", channel, failure.error)
+        return None
+    for posted in replies.get("messages", []):
+        for shared in posted.get("files") or []:
+            if shared.get("name") == filename:
+                return str(shared.get("id"))
+    return None
 
 
 def dm_leads(ctx: DeliveryContext, message: OutboxMessage) -> Delivered:
@@ -430,6 +517,7 @@ DELIVERIES: dict[str, Delivery] = {
     OutboxKind.ESCALATE: escalate,
     OutboxKind.THREAD_NOTE: thread_note,
     OutboxKind.POST_DIGEST: post_digest,
+    OutboxKind.POST_DIGEST_CHART: post_digest_chart,
     OutboxKind.DM_LEADS: dm_leads,
     OutboxKind.PUBLISH_HOME: publish_home,
     OutboxKind.CLAIM_REQUEST: claim_request,

@@ -21,6 +21,7 @@ class OutboxKind(enum.StrEnum):
     ESCALATE = "escalate"
     THREAD_NOTE = "thread_note"
     POST_DIGEST = "post_digest"
+    POST_DIGEST_CHART = "post_digest_chart"  # the digest's chart, in its thread, once it is posted
     PUBLISH_HOME = "publish_home"
     CLAIM_REQUEST = "claim_request"  # to triage: someone offers to own a grey area; Approve, Not now
     CLAIM_DECIDED = "claim_decided"  # that request, updated with the CX lead's answer

@@ -17,6 +17,7 @@ _PRIORITY = {
     OutboxKind.ESCALATE: Priority.CAN_WAIT,
     OutboxKind.THREAD_NOTE: Priority.CAN_WAIT,
     OutboxKind.POST_DIGEST: Priority.CAN_WAIT,
+    OutboxKind.POST_DIGEST_CHART: Priority.CAN_WAIT,
     OutboxKind.PUBLISH_HOME: Priority.CAN_WAIT,
 }
 # Where the kudos channel's posts are paced; the queueing code doesn't know its ID.

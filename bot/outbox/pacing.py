@@ -81,6 +81,8 @@ METHOD_TIERS = {
     "users.info": 4,
     "views.publish": 4,
     "chat.getPermalink": 4,
+    "files.getUploadURLExternal": 4,
+    "files.completeUploadExternal": 4,
 }
 # The method limit a per-channel, per-card or per-person limit sits under.
 _IMPLIED = {"post": WORKSPACE_POSTS, "card": "method:chat.update", "home": "method:views.publish"}

@@ -25,6 +25,7 @@ REQUIRED_SCOPES = (
     "im:history",
     "users:read",
     "usergroups:read",
+    "files:write",
 )
 
 

@@ -1,0 +1,1 @@
+"""Charts drawn for Slack: images, not Block Kit (that is bot/blocks)."""
