@@ -80,7 +80,12 @@ def _e(value: object) -> str:
 
 
 def _attrs(values: Mapping[str, object | None]) -> str:
-    return "".join(f' {name}="{_e(value)}"' for name, value in values.items() if value is not None)
+    """HTML attributes, escaped; None leaves one out and True writes a bare one (`selected`)."""
+    return "".join(
+        f" {name}" if value is True else f' {name}="{_e(value)}"'
+        for name, value in values.items()
+        if value is not None and value is not False
+    )
 
 
 def _json_attr(value: object) -> str:
@@ -148,7 +153,7 @@ def _button(element: Json, slot: _Slot, ctx: Context) -> str:
 
 def _option(option: Json, chosen: set[str]) -> str:
     value = str(option.get("value", ""))
-    attrs = {"value": value, "data-option": _json_attr(option), "selected": "" if value in chosen else None}
+    attrs = {"value": value, "data-option": _json_attr(option), "selected": True if value in chosen else None}
     return f"<option{_attrs(attrs)}>{_label(option.get('text'))}</option>"
 
 
@@ -191,7 +196,7 @@ def _picker(element: Json, slot: _Slot, ctx: Context, *, state: str, initial: st
     prefixes = ("U", "W") if state == "selected_user" else ("C", "G")
     entries = _directory(ctx, prefixes, initial)
     options = "".join(
-        f"<option{_attrs({'value': slack_id, 'selected': '' if slack_id == initial else None})}>"
+        f"<option{_attrs({'value': slack_id, 'selected': True if slack_id == initial else None})}>"
         f"{sign}{_e(name)}</option>"
         for slack_id, name in entries
     )
@@ -223,7 +228,7 @@ def _choices(element: Json, slot: _Slot, ctx: Context, *, kind: str, chosen: set
             "name": name,
             "value": value,
             "data-option": _json_attr(option),
-            "checked": "" if value in chosen else None,
+            "checked": True if value in chosen else None,
         }
         description = option.get("description")
         about = (
@@ -360,9 +365,10 @@ def _actions(block: Json, block_id: str, ctx: Context) -> str:
 
 
 def _image(block: Json, block_id: str, ctx: Context) -> str:
-    title = f'<figcaption class="bk-image-title">{render_text(block["title"], ctx)}</figcaption>'
+    title = render_text(block.get("title"), ctx)
+    caption = f'<figcaption class="bk-image-title">{title}</figcaption>' if title else ""
     attrs = {"class": "bk-image-picture", "src": image_src(block, ctx), "alt": block.get("alt_text", "")}
-    inner = f"<figure>{title if block.get('title') else ''}<img{_attrs(attrs)}></figure>"
+    inner = f"<figure>{caption}<img{_attrs(attrs)}></figure>"
     return _div(block, block_id, inner)
 
 
