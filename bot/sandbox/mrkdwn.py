@@ -105,8 +105,8 @@ def unescape(text: str) -> str:
 
 
 def text_html(text: str) -> str:
-    """Sender-escaped text as HTML text: never markup, never escaped twice."""
-    return html.escape(unescape(text))
+    """Sender-escaped text as HTML text (never in an attribute): never markup, never escaped twice."""
+    return html.escape(unescape(text), quote=False)
 
 
 def safe_url(url: str) -> str | None:
