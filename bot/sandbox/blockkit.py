@@ -1,7 +1,7 @@
 """Block Kit JSON, as cxbot sends it to Slack, drawn as HTML for the sandbox's page.
 
 Everything is server-rendered; the page's little JavaScript reads data attributes to send the
-payloads Slack would send (the contract is in docs of `render_element` and below). Every piece of
+payloads Slack would send (the contract is below). Every piece of
 text goes through `html.escape`: what people typed never becomes markup.
 
 The data-attribute contract:
