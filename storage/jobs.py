@@ -54,6 +54,11 @@ def record_summary(*, session: Session, job: str, period: str, summary: dict[str
     session.execute(update(JobRun).where(JobRun.job == job, JobRun.period == period).values(summary=summary))
 
 
+def summary_of(*, session: Session, job: str, period: str) -> dict[str, Any] | None:
+    """What the run of `job` for `period` recorded, if it ran and recorded anything."""
+    return session.scalar(select(JobRun.summary).where(JobRun.job == job, JobRun.period == period))
+
+
 def last_period(*, session: Session, job: str) -> JobRun | None:
     return session.scalar(select(JobRun).where(JobRun.job == job).order_by(JobRun.started_at.desc()).limit(1))
 

@@ -6,6 +6,7 @@ import logging
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -136,7 +137,34 @@ def build_digest(session: Session, *, end: datetime, members_of: MembersOf | Non
         past_sla_by_area=_past_by_area(past, end),
         credited_fix=numbers.credited_fix(session=session, start=start, end=end),
     )
-    return replace(digest, headline=choose_headline(digest))
+    return replace(_as_posted(session, digest), headline=choose_headline(digest))
+
+
+def _as_posted(session: Session, digest: Digest) -> Digest:
+    """A digest already posted keeps the figures that depend on who people are: how many spoke up,
+    and how many alarms came from outside the owning team. Retention and `cxbot forget` replace
+    people with tombstones, and teams change; counted again, those figures could differ from what
+    leaders read. So the run records them (run_digest), and this puts them back."""
+    posted = jobs.summary_of(session=session, job=JOB, period=period_of(digest.end)) or {}
+    people, outside = posted.get("people"), posted.get("outside")
+    if not isinstance(people, list) or not isinstance(outside, list):
+        return digest
+    this_week, last_week = people
+    return replace(
+        digest,
+        this_week=replace(digest.this_week, people=int(this_week)),
+        last_week=replace(digest.last_week, people=int(last_week)),
+        loop=replace(digest.loop, outside=int(outside[0]), countable=int(outside[1])),
+    )
+
+
+def _posted_figures(digest: Digest) -> dict[str, Any]:
+    """What run_digest records of the digest it posts: counts only, no one's name or ID."""
+    return {
+        "past_sla": digest.past_sla,
+        "people": [digest.this_week.people, digest.last_week.people],
+        "outside": [digest.loop.outside, digest.loop.countable],
+    }
 
 
 def period_of(at: datetime) -> str:
@@ -170,6 +198,6 @@ def run_digest(
         }
         message = outgoing(OutboxKind.POST_DIGEST, payload, item_id=None, to=channel)
         enqueue(session=session, message=message, now=now)
-        jobs.record_summary(session=session, job=JOB, period=period, summary={"past_sla": digest.past_sla})
+        jobs.record_summary(session=session, job=JOB, period=period, summary=_posted_figures(digest))
     log.info("digest for the week ending %s queued for %s", period, channel)
     return True
