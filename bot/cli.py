@@ -25,12 +25,12 @@ from bot.app import Runtime, build_runtime, make_web_client
 from bot.clock import system_clock
 from bot.errors import first_line
 from bot.jobs import schedule
+from bot.jobs.digest import chart_series
 from bot.jobs.schedule import start_scheduler
 from bot.ops import doctor, export, logs, metrics
 from bot.ops import forget as forgetting
 from bot.routing.routes_file import RoutesFileError, import_routes_file, routes_toml
 from bot.settings import Settings, SettingsError, load_settings
-from storage import digest as digest_numbers
 from storage import outbox as queue
 from storage import routes as route_queries
 from storage.db import make_engine, make_session_factory, transaction
@@ -256,7 +256,7 @@ def _digest_chart(args: argparse.Namespace) -> int:
 
     end = args.at or system_clock()
     with _database() as factory, factory() as session:
-        series = digest_numbers.weekly_series(session=session, end=end)
+        series = chart_series(session, end=end)
     png = weekly.draw(series)
     try:
         args.out.write_bytes(png)

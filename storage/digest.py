@@ -4,6 +4,7 @@ the database, never by looping over rows in Python."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -295,11 +296,19 @@ def _medians_by_week(
     return {int(week): float(value) for week, value in rows if value is not None}
 
 
-def weekly_series(*, session: Session, end: datetime) -> Series:
+def weekly_series(
+    *,
+    session: Session,
+    end: datetime,
+    default: Mapping[str, float] | None = None,
+    by_route: Mapping[int, Mapping[str, float]] | None = None,
+) -> Series:
     """The chart's figures: for each of the 12 weeks before `end`, items raised, items actioned
     (distinct, by their actioned events), and the median hours to a first acknowledgement and
     action; and the items open now by journey stage, grey areas apart. Six queries, each reading
-    its weeks through an index (ix_items_created_at, ix_events_kind_at)."""
+    its weeks through an index (ix_items_created_at, ix_events_kind_at). Given the SLA periods
+    (`default`, and `by_route`, as for `heard`), also each week's share of raisers who heard within
+    their SLA: a query a week."""
     dialect = _dialect(session)
     start = end - timedelta(weeks=WEEKS)
     raised_week = _weeks_back(Item.created_at, end, dialect)
@@ -330,7 +339,19 @@ def weekly_series(*, session: Session, end: datetime) -> Series:
                 action_hours=action[back] / 3600 if back in action else None,
             )
         )
+    if default is not None:
+        weeks = [_with_heard(session, week, default, by_route or {}) for week in weeks]
     return Series(weeks=weeks, open_by_stage=open_by_stage(session=session))
+
+
+def _with_heard(
+    session: Session, week: Week, default: Mapping[str, float], by_route: Mapping[int, Mapping[str, float]]
+) -> Week:
+    week_end = week.start + timedelta(weeks=1)
+    _speed, within, decided = heard(
+        session=session, start=week.start, end=week_end, default=default, by_route=by_route
+    )
+    return replace(week, heard_within_sla=within / decided if decided else None)
 
 
 def open_by_stage(*, session: Session) -> list[tuple[str | None, int, int]]:

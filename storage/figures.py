@@ -94,6 +94,9 @@ class Week:
     actioned: int = 0
     ack_hours: float | None = None
     action_hours: float | None = None
+    # Of the raisers of the week's items whose SLA ran out or who heard, the share who heard an
+    # outcome within it (None: nobody to count).
+    heard_within_sla: float | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.charts import weekly
 from bot.jobs import schedule
-from bot.jobs.digest import _outside, build_digest
+from bot.jobs.digest import _outside, build_digest, chart_series
 from bot.jobs.headline import choose_headline
 from bot.outbox.deliveries import DeliveryContext, post_digest_chart
 from storage import digest as numbers
@@ -117,6 +117,12 @@ def test_loop_numbers_on_known_data(session_factory: sessionmaker[Session]) -> N
     assert loop.heard.median == timedelta(hours=30) and loop.heard.p90 == timedelta(hours=48)
     assert (loop.within_sla, loop.decided) == (2, 4)
     assert (loop.outside, loop.countable) == (4, 4)  # the idea isn't an alarm
+    # The chart plots the same share for each week: here, the last.
+    with session_factory() as session:
+        series = chart_series(session, end=END)
+    assert series.weeks[-1].heard_within_sla == pytest.approx(2 / 4)
+    assert series.weeks[0].heard_within_sla is None  # nobody to count
+    assert "50% of raisers heard within the SLA" in weekly.alt_text(series)
 
 
 def test_outside_the_owning_team_counts_only_what_can_be_known() -> None:

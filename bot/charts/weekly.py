@@ -1,6 +1,7 @@
 """The digest's chart: the last 12 weeks on one phone-sized PNG.
 
-Three panels: items raised and actioned each week; median hours to acknowledge and to action;
+Four panels: items raised and actioned each week; median hours to acknowledge and to action;
+the share of raisers who heard an outcome within their SLA, each week (whether the loop closes);
 items open now by journey stage, grey areas apart. Drawn with matplotlib's Agg canvas (no display,
 no pyplot state, safe in any thread), in at most four colours from the Okabe-Ito palette, which
 reads the same to colour-blind eyes, with type large enough for a phone.
@@ -48,7 +49,8 @@ def alt_text(series: Series) -> str:
     return (
         f"{title_of(series)}. Chart of the last 12 weeks. Last week {last.raised} raised and "
         f"{last.actioned} actioned; median {_hours(last.ack_hours)} to acknowledge and "
-        f"{_hours(last.action_hours)} to action. Open now: {open_now}, of them {grey_now} grey areas."
+        f"{_hours(last.action_hours)} to action; {_share(last.heard_within_sla)} of raisers heard "
+        f"within the SLA. Open now: {open_now}, of them {grey_now} grey areas."
     )[:1000]
 
 
@@ -56,13 +58,18 @@ def _hours(value: float | None) -> str:
     return f"{value:.0f} h" if value is not None else "n/a"
 
 
+def _share(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else "n/a"
+
+
 def draw(series: Series) -> bytes:
     """The chart as PNG bytes."""
-    figure = Figure(figsize=(8, 12), dpi=100, layout="constrained")
+    figure = Figure(figsize=(8, 15), dpi=100, layout="constrained")
     figure.suptitle(title_of(series), fontsize=FONT + 3, fontweight="bold")
-    flow, speed, stages = figure.subplots(3, 1, height_ratios=[1, 1, 1.1])
+    flow, speed, heard, stages = figure.subplots(4, 1, height_ratios=[1, 1, 0.8, 1.1])
     _flow(flow, series)
     _speed(speed, series)
+    _heard(heard, series)
     _stages(stages, series)
     buffer = io.BytesIO()
     FigureCanvasAgg(figure)
@@ -109,6 +116,18 @@ def _speed(axes: Axes, series: Series) -> None:
     axes.set_ylabel("hours", fontsize=FONT)
     _legend(axes)
     _style(axes, "Median hours")
+
+
+def _heard(axes: Axes, series: Series) -> None:
+    x = list(range(len(series.weeks)))
+    shares = [
+        w.heard_within_sla * 100 if w.heard_within_sla is not None else float("nan") for w in series.weeks
+    ]
+    axes.plot(x, shares, color=GREEN, linewidth=3, marker="o", label="heard within the SLA")
+    axes.set_xticks(x, _week_labels(series))
+    axes.set_ylim(0, 105)
+    axes.set_ylabel("% of raisers", fontsize=FONT)
+    _style(axes, "Raisers who heard back in time")
 
 
 def _stages(axes: Axes, series: Series) -> None:

@@ -21,7 +21,7 @@ from bot.slack.ids import is_user, is_usergroup
 from storage import board, jobs
 from storage import digest as numbers
 from storage.db import transaction
-from storage.figures import Digest, Loop, PastSla, Window
+from storage.figures import Digest, Loop, PastSla, Series, Window
 from storage.items import OpenItem
 from storage.models import Item
 from storage.outbox import enqueue
@@ -43,6 +43,19 @@ def _window(session: Session, start: datetime, end: datetime) -> Window:
 
 def _seconds(policy: StalePolicy) -> dict[str, float]:
     return {key: getattr(policy, key).total_seconds() for key in POLICY_KEYS}
+
+
+def sla_periods(session: Session) -> tuple[dict[str, float], dict[int, dict[str, float]]]:
+    """The SLA each item is held to, in seconds: the default policy's, and each route's."""
+    policies = policies_by_route(jobs.routes_by_id(session=session))
+    by_route = {route: _seconds(policy) for route, policy in policies.items() if route is not None}
+    return _seconds(DEFAULT_POLICY), by_route
+
+
+def chart_series(session: Session, *, end: datetime) -> Series:
+    """The digest chart's 12 weeks before `end`, with how many raisers heard within their SLA."""
+    default, by_route = sla_periods(session)
+    return numbers.weekly_series(session=session, end=end, default=default, by_route=by_route)
 
 
 def _loop(

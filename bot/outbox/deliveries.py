@@ -35,6 +35,7 @@ from bot.blocks.verify import still_happening_notice, verify_question
 from bot.clock import Clock, system_clock
 from bot.items.cards import REROUTED, card_extras
 from bot.items.metoo import suggestions_for
+from bot.jobs.digest import chart_series
 from bot.outbox.kinds import OutboxKind, RaiserNews
 from bot.outbox.messages import outgoing
 from bot.outbox.slack_calls import (
@@ -49,7 +50,6 @@ from bot.outbox.uploads import upload_png
 from bot.slack.ids import is_user
 from storage.claims import get_claim, set_request_message
 from storage.co_raisers import credited_co_raisers
-from storage.digest import weekly_series
 from storage.items import (
     add_events,
     credited_duplicate_raisers,
@@ -410,7 +410,7 @@ def draw_chart(
         from bot.charts import weekly
 
         with ctx.session_factory() as session:
-            series = weekly_series(session=session, end=end)
+            series = chart_series(session, end=end)
         return weekly.draw(series), weekly.title_of(series), weekly.alt_text(series)
     except Exception:
         log.exception(
