@@ -40,7 +40,13 @@ def _preview_listener(deps: Deps) -> Any:
             ack(**_preview(deps, str(command.get("text") or "")))
             return
         ack()
-        respond(**_preview(deps, str(command.get("text") or ""), client))
+        preview = _preview(deps, str(command.get("text") or ""), client)
+        answer = respond(**preview)
+        if getattr(answer, "status_code", 200) != 200 and preview["blocks"][-1].get("type") == "image":
+            # Slack refused the image (a file it hasn't processed yet, say): the digest without it.
+            log.warning("/cx-digest: Slack refused the chart (%s); previewing without it", answer.body)
+            preview["blocks"][-1] = _no_chart()
+            respond(**preview)
 
     return on_preview
 
@@ -75,4 +81,8 @@ def _chart_block(deps: Deps, client: WebClient, *, end: datetime) -> dict[str, A
             log.warning("/cx-digest: couldn't upload the chart (%s); previewing without it", failure)
         else:
             return ImageBlock(slack_file={"id": file_id}, alt_text=alt, title=title).to_dict()
+    return _no_chart()
+
+
+def _no_chart() -> dict[str, Any]:
     return ContextBlock(elements=[MarkdownTextObject(text="The chart couldn't be made just now.")]).to_dict()

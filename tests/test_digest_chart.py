@@ -246,6 +246,21 @@ def test_the_preview_shows_the_chart_privately(bot: BotUnderTest, fake_slack: Fa
     fake_slack.assert_no_violations()
 
 
+def test_a_preview_whose_chart_slack_refuses_comes_again_without_it(
+    bot: BotUnderTest, fake_slack: FakeSlack
+) -> None:
+    """Slack may refuse an image of a file it hasn't finished processing (400, invalid_blocks):
+    the lead still gets the preview, with a line where the chart would be."""
+    fake_slack.fail_next("response_url", status=400)
+    bot.command("/cx-digest", "", user="U0ADMIN1", response_url=fake_slack.response_url("preview"))
+    bot.settle()
+    refused, shown = fake_slack.calls_to("response_url")[-2:]
+    assert refused.fault == "http_400" and shown.fault is None
+    assert "image" not in [b["type"] for b in shown.args["blocks"]]
+    assert "The chart couldn't be made just now" in shown.all_text()
+    assert "Weekly CX digest" in shown.all_text()
+
+
 def test_cli_writes_the_chart(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
