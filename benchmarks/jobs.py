@@ -16,7 +16,7 @@ from typing import Any
 from benchmarks.common import REPO_ROOT, log, postgres_schema, run_child
 from benchmarks.jobs_child import ADMINS
 from benchmarks.seed import AT, ESCALATE_TO, Plan, seed
-from tests.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import FakeSlack
 
 NAG_TARGET_S = 2.0
 DIGEST_TARGET_S = 3.0

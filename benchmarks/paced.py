@@ -1,5 +1,5 @@
-"""Benchmarks under Slack's limits: the fake Slack answers 429 as Slack would (tests/slack_limits.py)
-and cxbot paces itself (bot/outbox/pacing.py).
+"""Benchmarks under Slack's limits: the fake Slack answers 429 as Slack would
+(bot/sandbox/slack_limits.py) and cxbot paces itself (bot/outbox/pacing.py).
 
 - Storm: 1,000 alarms in 60 s, 70 % of them routed to one channel, at `cxbot run --http`.
   Targets: every card posted; 429s under 1 % of cxbot's Web API calls; the busy channel's last
@@ -25,8 +25,13 @@ from typing import Any
 
 from benchmarks.common import REPO_ROOT, log, percentile
 from benchmarks.storm import count_items, database, send_storm, served_cxbot
-from tests.fake_slack import Call, FakeSlack
-from tests.slack_limits import CHANNEL_BURST, CHANNEL_PER_SECOND, WORKSPACE_POSTS_PER_MINUTE, SlackLimits
+from bot.sandbox.fake_slack import Call, FakeSlack
+from bot.sandbox.slack_limits import (
+    CHANNEL_BURST,
+    CHANNEL_PER_SECOND,
+    WORKSPACE_POSTS_PER_MINUTE,
+    SlackLimits,
+)
 from tests.support import ADMINS, BOT_TOKEN, TRIAGE
 
 STORM_ALARMS = 1_000

@@ -279,9 +279,10 @@ def _paced_section(paced: dict[str, Any]) -> list[str]:
     out = [
         "## 3. Under Slack's limits",
         "",
-        "The fake Slack limits as Slack does ([`tests/slack_limits.py`](../tests/slack_limits.py): each "
-        "method's tier, one post a second per channel with a burst of 3, and a workspace-wide cap of "
-        "600 posts a minute) and answers 429 with Retry-After over them; cxbot paces itself "
+        "The fake Slack limits as Slack does "
+        "([`bot/sandbox/slack_limits.py`](../bot/sandbox/slack_limits.py): each method's tier, one "
+        "post a second per channel with a burst of 3, and a workspace-wide cap of 600 posts a minute) "
+        "and answers 429 with Retry-After over them; cxbot paces itself "
         "([`bot/outbox/pacing.py`](../bot/outbox/pacing.py), "
         "[`benchmarks/paced.py`](../benchmarks/paced.py)).",
         "",

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import build_runtime
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_limits import SlackLimits
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory
 from storage.schema import migrate
-from tests.fake_slack import FakeSlack
-from tests.slack_limits import SlackLimits
 from tests.support import (
     ADMINS,
     BOT_TOKEN,
@@ -114,10 +115,17 @@ def fake_slack() -> Iterator[FakeSlack]:
     yield from serve_fake_slack()
 
 
+@cache
+def manifest_scopes() -> list[str]:
+    """The bot scopes manifest.yaml asks for: the fake's token has them, as an install would."""
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yaml").read_text())
+    return list(manifest["oauth_config"]["scopes"]["bot"])
+
+
 def serve_fake_slack(limits: SlackLimits | None = None) -> Iterator[FakeSlack]:
     """The fake Slack for a test; with `limits`, limiting as Slack does. A module whose tests need
     the limits overrides the fake_slack fixture with `yield from serve_fake_slack(SlackLimits())`."""
-    with FakeSlack(limits=limits) as fake:
+    with FakeSlack(limits=limits, scopes=manifest_scopes()) as fake:
         fake.set_user("U0RAISER", tz="Europe/London")
         yield fake
         fake.assert_no_violations()

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bot.blocks.ids import Callback, ClaimAction, Field
 from bot.jobs.roundup import build_roundup
+from bot.sandbox.fake_slack import Call, FakeSlack
 from storage.models import ClaimStatus, Event, Item, Route, RouteClaim
-from tests.fake_slack import Call, FakeSlack
 from tests.support import ADMINS, TRIAGE, BotUnderTest, block_action, view_submission
 
 LEAD = ADMINS[0]

@@ -11,9 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bot.cli import main
+from bot.sandbox.fake_slack import FakeSlack
 from storage.db import make_engine, make_session_factory
 from storage.models import Route
-from tests.fake_slack import FakeSlack
 from tests.process import BotProcess
 from tests.support import ADMINS, BOT_TOKEN, SIGNING_SECRET, TRIAGE
 

@@ -20,11 +20,11 @@ from bot.jobs import schedule
 from bot.jobs.digest import _outside, build_digest, chart_series
 from bot.jobs.headline import choose_headline
 from bot.outbox.deliveries import DeliveryContext, post_digest_chart
+from bot.sandbox.fake_slack import FakeSlack
 from storage import digest as numbers
 from storage.db import transaction
 from storage.figures import CreditedFix, PastSla, Series, Verification, Week
 from storage.models import Event, Item, ItemKind, ItemStatus, JourneyStage, OutboxMessage, Severity
-from tests.fake_slack import FakeSlack
 from tests.support import BotUnderTest, FakeClock
 
 END = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from bot.app import make_web_client
+from bot.sandbox.fake_slack import Call, FakeSlack
+from bot.sandbox.slack_limits import SlackLimits
 from bot.slack.directory import LIST_EVERYONE_OVER, PAGE_SIZE, PEOPLE_CACHE_SECONDS, Directory, Person
-from tests.fake_slack import Call, FakeSlack
-from tests.slack_limits import SlackLimits
 from tests.support import BOT_TOKEN
 
 DEFAULT_ZONE = "Europe/London"

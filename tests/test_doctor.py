@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.sandbox.fake_slack import FakeSlack
 from storage import outbox as outbox_queries
 from storage.db import make_engine, make_session_factory, transaction
-from tests.fake_slack import FakeSlack
 from tests.support import ADMINS, BOT_TOKEN, TRIAGE
 
 Doctor = Callable[[], tuple[int, list[str]]]

@@ -9,8 +9,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from tests.fake_slack import FakeSlack
-from tests.slack_limits import BURST_SECONDS, WORKSPACE_POSTS_PER_MINUTE, SlackLimits
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_limits import BURST_SECONDS, WORKSPACE_POSTS_PER_MINUTE, SlackLimits
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.outbox.kinds import OutboxKind
+from bot.sandbox.fake_slack import Call, FakeSlack, Hold
 from storage.db import make_engine, make_session_factory
 from storage.models import Item, OutboxMessage, OutboxStatus
 from tests.conftest import REQUIRE_POSTGRES
-from tests.fake_slack import Call, FakeSlack, Hold
 from tests.process import BotProcess, free_port
 
 MAX_BACKOFF_SECONDS = 3

@@ -14,13 +14,13 @@ from sqlalchemy import insert, select
 
 from bot.jobs import schedule
 from bot.jobs.schedule import catch_up, digest_trigger, last_fire_time, make_scheduler
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_limits import SlackLimits
 from bot.settings import Settings
 from storage import jobs as job_queries
 from storage.db import transaction
 from storage.models import Event, Item, ItemKind, ItemStatus
 from storage.routes import route_by_area
-from tests.fake_slack import FakeSlack
-from tests.slack_limits import SlackLimits
 from tests.support import BotUnderTest, FakeClock, block_action, file_stale_alarm
 
 OWNER = "U0BILLING"

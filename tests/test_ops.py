@@ -13,7 +13,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.ops.logs import JsonFormatter
-from tests.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import FakeSlack
 from tests.support import BotUnderTest
 
 REPO = Path(__file__).resolve().parents[1]

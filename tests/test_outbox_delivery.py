@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from bot.outbox.deliveries import DELIVERIES
 from bot.outbox.dispatcher import LEASE
+from bot.sandbox.fake_slack import FakeSlack
 from storage import outbox as queue
 from storage.db import transaction
 from storage.models import Item, OutboxMessage, OutboxStatus
-from tests.fake_slack import FakeSlack
 from tests.support import BotUnderTest, FakeClock
 
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from bot.clock import Clock, system_clock
+from bot.sandbox.fake_slack import Call, FakeSlack
+from bot.sandbox.slack_limits import SlackLimits
 from storage.models import SlackPace
 from tests.conftest import serve_fake_slack
-from tests.fake_slack import Call, FakeSlack
-from tests.slack_limits import SlackLimits
 from tests.support import TRIAGE, BotUnderTest
 
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_limits import SlackLimits
 from tests import envelopes
 from tests.conftest import serve_fake_slack
-from tests.fake_slack import FakeSlack
 from tests.process import BotProcess
 from tests.signing import signature
-from tests.slack_limits import SlackLimits
 from tests.support import file_stale_alarm
 
 pytestmark = pytest.mark.postgres

@@ -12,8 +12,8 @@ from bot.blocks.ids import ItemAction
 from bot.items import flows, lifecycle
 from bot.jobs import schedule
 from bot.jobs.roundup import period_start
+from bot.sandbox.fake_slack import Call, FakeSlack
 from storage.models import Item
-from tests.fake_slack import Call, FakeSlack
 from tests.support import ADMINS, TRIAGE, BotUnderTest, FakeClock, block_action, modal_values, view_submission
 
 ANA, SHY, CARL, LEAD = "U0ANA", "U0SHY", "U0CARL", ADMINS[0]

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from bot.blocks.card import card_text
 from bot.blocks.text import SECTION_TEXT_LIMIT, escape, preview, shown
 from bot.jobs import schedule
+from bot.sandbox.fake_slack import FakeSlack
 from storage.models import Item, Vote
-from tests.fake_slack import FakeSlack
 from tests.support import BotUnderTest, block_action, modal_values, view_submission
 
 FORM = "application/x-www-form-urlencoded"

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
+from bot.sandbox.fake_slack import Call, FakeSlack
 from storage.models import Event, Item, OutboxMessage, OutboxStatus
-from tests.fake_slack import Call, FakeSlack
 from tests.support import ADMINS, TRIAGE, BotUnderTest, FakeClock, block_action
 
 

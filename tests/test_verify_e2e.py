@@ -16,8 +16,8 @@ from bot.blocks.ids import Callback, Field, ItemAction, VerifyAction
 from bot.items import flows, lifecycle
 from bot.jobs import schedule
 from bot.jobs.digest import build_digest
+from bot.sandbox.fake_slack import Call, FakeSlack
 from storage.models import Event, Item, ItemStatus, VerifyAnswer, VerifyAsk
-from tests.fake_slack import Call, FakeSlack
 from tests.support import ROUTES_TOML, BotUnderTest, block_action, modal_values, view_submission
 
 OWNER, ANA, BEN, STRANGER = "U0BILLING", "U0ANA", "U0BEN", "U0STRANGER"

@@ -1,5 +1,6 @@
 """A fake Slack Web API on loopback: records the bot's calls, answers them, and checks each against
-Slack's published OpenAPI spec (tests/slack_spec/web_api_openapi_v2.json) and Block Kit limits.
+Slack's published OpenAPI spec (slack_spec/web_api_openapi_v2.json, beside this file and shipped
+with the package) and Block Kit limits. The tests use it, and `cxbot try` is to embed it.
 
 An unknown method, a missing required argument, or a block Slack would reject is recorded as a
 violation, answered as Slack would ({"ok": false, "error": ...}), and fails the test at teardown.
@@ -16,18 +17,21 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.slack_limits import SlackLimits
+from bot.sandbox.slack_limits import SlackLimits
 
-SPEC_PATH = Path(__file__).resolve().parent / "slack_spec" / "web_api_openapi_v2.json"
+# Package data ([tool.setuptools.package-data]), so found in a checkout, an editable install and a
+# wheel alike; CXBOT_SLACK_SPEC, or FakeSlack's spec_path, points at another copy.
+SPEC_PATH: Traversable = files("bot.sandbox") / "slack_spec" / "web_api_openapi_v2.json"
 
 # Methods the bot may call that the spec lacks (they came after it), with their required arguments.
 EXTRA_METHODS: dict[str, frozenset[str]] = {
@@ -127,18 +131,28 @@ class Hold:
         self._released.wait(HOLD_LIMIT_SECONDS)
 
 
-@cache
-def _required_arguments(spec_path: Path) -> dict[str, frozenset[str]]:
+# Each spec read, by where it was found: a spec is read once, however many fakes start.
+_SPECS_READ: dict[str, dict[str, frozenset[str]]] = {}
+
+
+def _required_arguments(spec_path: Traversable) -> dict[str, frozenset[str]]:
+    key = str(spec_path)
+    if key not in _SPECS_READ:
+        _SPECS_READ[key] = _read_spec(spec_path)
+    return _SPECS_READ[key]
+
+
+def _read_spec(spec_path: Traversable) -> dict[str, frozenset[str]]:
     if not spec_path.is_file():
         raise FileNotFoundError(
-            f"Slack's Web API spec is not at {spec_path}: it ships with the repository as "
-            "tests/slack_spec/web_api_openapi_v2.json (restore it with git), "
+            f"Slack's Web API spec is not at {spec_path}: it ships with cxbot as "
+            "bot/sandbox/slack_spec/web_api_openapi_v2.json (restore it with git, or reinstall), "
             "or point CXBOT_SLACK_SPEC at a copy of web_api_openapi_v2.json"
         )
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     methods: dict[str, frozenset[str]] = {}
     for path, operations in spec["paths"].items():
-        required = set()
+        required: set[str] = set()
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 if parameter.get("required"):
@@ -148,12 +162,20 @@ def _required_arguments(spec_path: Path) -> dict[str, frozenset[str]]:
 
 
 class FakeSlack:
-    """`limits`: enforce Slack's rate limits (tests/slack_limits.py), answering 429 with
-    Retry-After over them; off (None) for tests about something else."""
+    """`limits`: enforce Slack's rate limits (slack_limits.py), answering 429 with Retry-After over
+    them; off (None) for tests about something else. `scopes`: the token's scopes, which auth.test
+    lists; None lists none."""
 
-    def __init__(self, spec_path: Path | None = None, *, limits: SlackLimits | None = None) -> None:
+    def __init__(
+        self,
+        spec_path: Path | None = None,
+        *,
+        limits: SlackLimits | None = None,
+        scopes: Iterable[str] | None = None,
+    ) -> None:
         self.limits = limits
-        path = spec_path or Path(os.environ.get("CXBOT_SLACK_SPEC", SPEC_PATH))
+        from_env = os.environ.get("CXBOT_SLACK_SPEC")
+        path = spec_path or (Path(from_env) if from_env else SPEC_PATH)
         self.methods = {**_required_arguments(path), **EXTRA_METHODS}
         self._calls: list[Call] = []
         self._violations: list[str] = []
@@ -174,8 +196,8 @@ class FakeSlack:
         # The Enterprise Grid org of the workspace the token belongs to (auth.test says), if any.
         self.enterprise_id: str | None = None
         # The token's scopes, which Slack lists in every answer's X-OAuth-Scopes header (here,
-        # auth.test's): by default the bot scopes manifest.yaml asks for.
-        self.scopes: list[str] | None = _manifest_scopes()
+        # auth.test's). The tests give the bot scopes manifest.yaml asks for (tests/conftest.py).
+        self.scopes: list[str] | None = list(scopes) if scopes is not None else None
         # What conversations.info knows: channel id -> its name, is_archived, is_private, is_member.
         self._channels: dict[str, dict[str, Any]] = {}
         self._token_refused: str | None = None
@@ -825,14 +847,6 @@ class FakeSlack:
             "real_name": f"User {user_id}",
             "profile": {"display_name": user_id.lower()},
         }
-
-
-@cache
-def _manifest_scopes() -> list[str]:
-    import yaml
-
-    manifest = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yaml").read_text())
-    return list(manifest["oauth_config"]["scopes"]["bot"])
 
 
 def _dm_channel(user_id: str) -> str:
