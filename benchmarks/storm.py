@@ -42,10 +42,10 @@ from benchmarks.common import (
     stop_child,
     wait_until_serving,
 )
+from bot.sandbox.envelopes import command_form
 from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.signing import SIGNING_SECRET, signature
 from bot.sandbox.slack_limits import SlackLimits
-from tests.envelopes import command_form
-from tests.signing import SIGNING_SECRET, signature
 from tests.support import ADMINS, BOT_TOKEN, ROUTES_TOML, TRIAGE
 
 P99_TARGET_MS = 300.0

@@ -149,6 +149,16 @@ def _parser() -> argparse.ArgumentParser:
     outbox_retry = outbox_commands.add_parser("retry", help="send every failed message again")
     outbox_retry.set_defaults(handler=_outbox_retry)
 
+    try_command = commands.add_parser(
+        "try", help="try cxbot with no Slack workspace: a local page that plays Slack"
+    )
+    try_command.add_argument("--port", type=int, default=8080, help="the page's port (default 8080)")
+    try_command.add_argument("--demo-data", action="store_true", help="start with a few example items")
+    try_command.add_argument(
+        "--no-browser", action="store_true", help="print the page's address instead of opening it"
+    )
+    try_command.set_defaults(handler=_try)
+
     export_command = commands.add_parser("export", help="write items or events as CSV or JSON Lines")
     export_command.add_argument("table", choices=["items", "events"])
     export_command.add_argument(
@@ -162,6 +172,18 @@ def _parser() -> argparse.ArgumentParser:
     export_command.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: stdout)")
     export_command.set_defaults(handler=_export)
     return parser
+
+
+def _try(args: argparse.Namespace) -> int:
+    from bot.sandbox.serve import serve  # the sandbox only for the command that runs it
+
+    serve(
+        port=args.port,
+        demo_data=args.demo_data,
+        open_browser=not args.no_browser,
+        database_url=os.environ.get("DATABASE_URL", "").strip() or None,
+    )
+    return 0
 
 
 def _settings(*, need_slack: bool, http: bool = False) -> Settings:

@@ -13,8 +13,8 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
+from bot.sandbox import envelopes
 from bot.sandbox.fake_slack import FakeSlack
-from tests import envelopes
 from tests.support import ADMINS, BOT_TOKEN, SIGNING_SECRET, TRIAGE, signature
 
 REPO = Path(__file__).resolve().parents[1]

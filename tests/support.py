@@ -19,12 +19,12 @@ from bot.capture.filing import file_item
 from bot.capture.submission import Submission
 from bot.routing.routes_file import import_routes_file
 from bot.routing.rules import Triage
+from bot.sandbox import envelopes
+from bot.sandbox.signing import SIGNING_SECRET, signature
 from bot.server import EVENTS_PATH, make_http_server
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import ItemKind
 from storage.schema import migrate
-from tests import envelopes
-from tests.signing import SIGNING_SECRET, signature
 
 BOT_TOKEN = "xoxb-1-test"
 TRIAGE = "C0TRIAGE"

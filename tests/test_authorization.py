@@ -38,6 +38,7 @@ from bot.items import flows, lifecycle
 from bot.items.permissions import Actor
 from bot.jobs.verify import run_verify_sweep
 from bot.routing import claims
+from bot.sandbox import envelopes
 from bot.sandbox.fake_slack import Call, FakeSlack
 from handlers import register_all
 from storage.models import (
@@ -51,7 +52,6 @@ from storage.models import (
     RouteClaim,
     Vote,
 )
-from tests import envelopes
 from tests.support import ADMINS, BotUnderTest, HttpAnswer, block_action, modal_values, view_submission
 
 OWNER = "U0BILLING"  # owns the billing route (tests/support.py ROUTES_TOML)

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.sandbox import envelopes
 from bot.sandbox.fake_slack import Call, FakeSlack
 from storage.models import Event, Item, ItemKind, ItemStatus, JourneyStage, OutboxMessage, Severity
-from tests import envelopes
 from tests.support import ADMINS, TRIAGE, BotUnderTest, modal_values, view_submission
 
 

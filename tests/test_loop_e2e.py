@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.sandbox import envelopes
 from bot.sandbox.fake_slack import Call, FakeSlack
 from storage.models import CreditState, Event, Item, ItemStatus
-from tests import envelopes
 from tests.support import BotUnderTest, FakeClock, block_action, modal_values, view_submission
 
 OWNER = "U0BILLING"

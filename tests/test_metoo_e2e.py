@@ -12,9 +12,9 @@ from sqlalchemy import select
 from bot.blocks.ids import Callback, Field, ItemAction, MeTooAction
 from bot.items import flows, lifecycle
 from bot.jobs.digest import build_digest
+from bot.sandbox import envelopes
 from bot.sandbox.fake_slack import Call, FakeSlack
 from storage.models import CoRaiser, Event, Item, ItemStatus, Severity
-from tests import envelopes
 from tests.support import BotUnderTest, block_action, modal_values, view_submission
 
 OWNER = "U0BILLING"

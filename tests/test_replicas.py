@@ -20,12 +20,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bot.sandbox import envelopes
 from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.signing import signature
 from bot.sandbox.slack_limits import SlackLimits
-from tests import envelopes
 from tests.conftest import serve_fake_slack
 from tests.process import BotProcess
-from tests.signing import signature
 from tests.support import file_stale_alarm
 
 pytestmark = pytest.mark.postgres

@@ -7,9 +7,9 @@ from __future__ import annotations
 import urllib.parse
 
 from bot.blocks.ids import ItemAction
+from bot.sandbox import envelopes
+from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.workspace import Workspace, dm_channel, response_url_name, trigger_id, user_of_trigger
-from tests import envelopes
-from tests.fake_slack import FakeSlack
 from tests.support import BotUnderTest
 
 ANA, OWNER = "U0ANA", "U0BILLING"

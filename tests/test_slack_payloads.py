@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.sandbox import envelopes
 from bot.sandbox.fake_slack import FakeSlack
 from storage.models import Event, Item, ItemStatus
-from tests import envelopes
 from tests.support import BotUnderTest, modal_values
 
 SAMPLES = Path(__file__).parent / "slack_payloads"

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from websockets.sync.server import Server, ServerConnection, serve
 
+from bot.sandbox import envelopes
 from bot.sandbox.fake_slack import FakeSlack
-from tests import envelopes
 from tests.process import free_port
 from tests.support import ADMINS, BOT_TOKEN, TRIAGE
 

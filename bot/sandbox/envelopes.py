@@ -100,13 +100,14 @@ def view(
     private_metadata: str,
     view_type: str = "modal",
     values: dict[str, Any] | None = None,
+    blocks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A view as Slack includes it in a payload: every key, nulls included."""
     return {
         "id": view_id,
         "team_id": TEAM,
         "type": view_type,
-        "blocks": [],
+        "blocks": blocks or [],
         "private_metadata": private_metadata,
         "callback_id": callback_id,
         "state": {"values": values or {}},
@@ -135,9 +136,12 @@ def block_actions(
     home: bool = False,
     enterprise: str | None = None,
     modal: dict[str, Any] | None = None,
+    trigger: str | None = None,
+    message: dict[str, Any] | None = None,
+    channel_name: str = "cx-billing",
 ) -> dict[str, Any]:
-    """A click on a button or menu: in a message in `channel`, in App Home, or in an open `modal`
-    (a view as `view()` makes it)."""
+    """A click on a button or menu: in a message in `channel` (`message`, as Slack echoes it back;
+    a card by default), in App Home, or in an open `modal` (a view as `view()` makes it)."""
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": _user(user),
@@ -148,7 +152,7 @@ def block_actions(
             if home
             else {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False}
         ),
-        "trigger_id": trigger_id(),
+        "trigger_id": trigger or trigger_id(),
         "team": _team(enterprise),
         "enterprise": _enterprise(enterprise),
         "is_enterprise_install": False,
@@ -159,8 +163,8 @@ def block_actions(
     elif home:
         payload["view"] = home_view()
     else:
-        payload["channel"] = {"id": channel, "name": "cx-billing"}
-        payload["message"] = card_message(message_ts)
+        payload["channel"] = {"id": channel, "name": channel_name}
+        payload["message"] = message or card_message(message_ts)
         payload["state"] = {"values": {}}
         payload["response_url"] = response_url
     payload["actions"] = [action]
@@ -225,16 +229,22 @@ def view_submission(
     private_metadata: str,
     enterprise: str | None = None,
 ) -> dict[str, Any]:
+    shown = view(view_id=view_id, callback_id=callback_id, private_metadata=private_metadata, values=values)
+    return view_submission_of(view=shown, user=user, enterprise=enterprise)
+
+
+def view_submission_of(
+    *, view: dict[str, Any], user: str, trigger: str | None = None, enterprise: str | None = None
+) -> dict[str, Any]:
+    """The submission of `view` (as `view()` makes it, its state filled in)."""
     return {
         "type": "view_submission",
         "team": _team(enterprise),
         "user": _user(user),
         "api_app_id": APP,
         "token": TOKEN,
-        "trigger_id": trigger_id(),
-        "view": view(
-            view_id=view_id, callback_id=callback_id, private_metadata=private_metadata, values=values
-        ),
+        "trigger_id": trigger or trigger_id(),
+        "view": view,
         "response_urls": [],
         "is_enterprise_install": False,
         "enterprise": _enterprise(enterprise),
