@@ -177,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
 def _try(args: argparse.Namespace) -> int:
     from bot.sandbox.serve import serve  # the sandbox only for the command that runs it
 
+    logging.getLogger().setLevel(logging.WARNING)  # the page shows what happens; the log, problems
     serve(
         port=args.port,
         demo_data=args.demo_data,
