@@ -101,9 +101,11 @@ def view(
     view_type: str = "modal",
     values: dict[str, Any] | None = None,
     blocks: list[dict[str, Any]] | None = None,
+    shown: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A view as Slack includes it in a payload: every key, nulls included."""
-    return {
+    """A view as Slack includes it in a payload: every key, nulls included. `shown` is the view as
+    the app opened it: its blocks, title, submit, close and external_id come along."""
+    payload = {
         "id": view_id,
         "team_id": TEAM,
         "type": view_type,
@@ -124,6 +126,22 @@ def view(
         "app_installed_team_id": TEAM,
         "bot_id": BOT,
     }
+    for key in ("blocks", "external_id", "clear_on_close", "notify_on_close"):
+        if shown is not None and key in shown:
+            payload[key] = shown[key]
+    for key in ("title", "submit", "close"):
+        if shown is not None and key in shown:
+            payload[key] = _plain(shown[key])
+    return payload
+
+
+def _plain(value: Any) -> Any:
+    """A view's title, submit or close as Slack echoes it: a plain_text object."""
+    if isinstance(value, str):
+        return {"type": "plain_text", "text": value, "emoji": True}
+    if isinstance(value, dict) and value.get("type") == "plain_text":
+        return {"emoji": True, **value}
+    return value
 
 
 def block_actions(

@@ -29,6 +29,7 @@ from bot.sandbox.signing import signature
 from bot.sandbox.workspace import Workspace, dm_channel, response_url_name, trigger_id
 from bot.server import make_http_server
 from bot.settings import Settings
+from bot.slack.health import REQUIRED_SCOPES
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class Sandbox:
     _folder: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
 
     def start(self) -> Sandbox:
-        self.fake = FakeSlack().start()
+        self.fake = FakeSlack(scopes=list(REQUIRED_SCOPES)).start()  # as the manifest installs it
         for person in CAST:
             self.fake.set_user(person.user_id, tz="UTC")
         group_id, handle, members = ONBOARDING_GROUP
@@ -356,7 +357,7 @@ class Sandbox:
             callback_id=str(view.get("callback_id") or ""),
             private_metadata=str(view.get("private_metadata") or ""),
             values=values,
-            blocks=list(view.get("blocks") or []),
+            shown=view,
         )
 
     def _seed_demo(self) -> None:
