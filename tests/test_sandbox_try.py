@@ -102,6 +102,14 @@ def test_the_walk_of_issue_22_over_http(page: Page) -> None:
     ran = page.post("advance", user=LEAD.user_id, by="week")["ran"]
     assert "the weekly digest" in ran
     page.until(lambda: "Weekly CX digest" in page.panel(LEAD.user_id, "C0DIGEST")["main"], "the digest")
+    # Its chart follows in its thread, and the page serves the image.
+    digest = page.sandbox.workspace.messages("C0DIGEST", viewer=LEAD.user_id)[0]
+    page.until(
+        lambda: "/files/F" in page.panel(LEAD.user_id, "C0DIGEST", thread=digest.ts)["thread"], "the chart"
+    )
+    [chart] = page.sandbox.fake.uploads
+    with urllib.request.urlopen(f"{page.url}/files/{chart}", timeout=15) as answer:
+        assert answer.headers["Content-Type"] == "image/png" and answer.read().startswith(b"\x89PNG")
 
     # 5. A bare /cx-alarm opens the form; submitting it files the item.
     page.post("compose", user=ANA, channel=GENERAL, text="/cx-alarm")

@@ -110,6 +110,8 @@ def test_the_walk_in_chromium(address: str) -> None:
         expect(page.locator("#status")).to_contain_text("the weekly digest")
         go("C0DIGEST")
         expect(main).to_contain_text("Weekly CX digest")
+        main.locator("a.open-thread", has_text="1 reply").click()  # its chart, in its thread
+        expect(page.locator("#thread img")).to_be_visible()
         if SCREENSHOTS:
             page.screenshot(path=str(Path(SCREENSHOTS) / "try-digest.png"))
 

@@ -30,6 +30,11 @@ def page_app(sandbox: Sandbox) -> Callable[[dict[str, Any], StartResponse], Iter
         try:
             if method == "GET" and path == "/":
                 return _answer(start_response, "200 OK", "text/html; charset=utf-8", _shell())
+            if method == "GET" and path.startswith("/files/"):
+                upload = sandbox.fake.uploads.get(path.removeprefix("/files/"))
+                if upload is not None and upload.data is not None:
+                    start_response("200 OK", [("Content-Type", "image/png")])
+                    return [upload.data]
             if method == "GET" and path == "/panel":
                 query = _query(environ)
                 return _json(start_response, _panel(sandbox, query))
@@ -52,7 +57,8 @@ def _panel(sandbox: Sandbox, query: dict[str, str]) -> dict[str, Any]:
     user = query.get("user") or EMPLOYEE.user_id
     where = query.get("channel") or "C0GENERAL"
     thread = query.get("thread") or None
-    ctx = Context(names=sandbox.names(), now=sandbox.clock())
+    files = {file_id: f"/files/{file_id}" for file_id in sandbox.fake.uploads}
+    ctx = Context(names=sandbox.names(), now=sandbox.clock(), files=files)
     if where == HOME:
         home = sandbox.workspace.home(user)
         main = render_view(home, ctx) if home else '<p class="empty">Opening App Home…</p>'

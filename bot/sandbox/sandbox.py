@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from apscheduler.triggers.cron import CronTrigger
+
 from bot.app import Runtime, build_runtime
 from bot.jobs import schedule
 from bot.sandbox import envelopes
@@ -264,6 +266,10 @@ class Sandbox:
         digest_at = schedule.last_fire_time(schedule.digest_trigger(deps), now)
         if digest_at is not None and digest_at > before and schedule.post_digest(deps, at=digest_at):
             ran.append("the weekly digest")
+        roundup = CronTrigger.from_crontab(deps.settings.roundup_cron, timezone=deps.settings.zone)
+        roundup_at = schedule.last_fire_time(roundup, now)
+        if roundup_at is not None and roundup_at > before and schedule.post_roundup(deps, at=roundup_at):
+            ran.append('the monthly "you said, we did"')
         return ran
 
     # Plumbing -------------------------------------------------------------------------------------

@@ -119,6 +119,29 @@ class Workspace:
             )
         elif method.startswith("views."):
             self._view(method, args, response)
+        elif method == "files.completeUploadExternal" and args.get("channel_id"):
+            self._shared_files(args, response)
+
+    def _shared_files(self, args: Mapping[str, Any], response: Mapping[str, Any]) -> None:
+        """Files shared in a channel (a digest's chart in its thread): a message showing them."""
+        files = [entry for entry in response.get("files") or [] if isinstance(entry, dict)]
+        blocks = [
+            {
+                "type": "image",
+                "slack_file": {"id": str(entry["id"])},
+                "alt_text": str(entry.get("title") or entry.get("name") or "a file"),
+                "title": {"type": "plain_text", "text": str(entry.get("title") or entry.get("name") or "")},
+            }
+            for entry in files
+        ]
+        thread = args.get("thread_ts")
+        message = self._message_from(
+            {"text": args.get("initial_comment") or "", "blocks": blocks},
+            channel=str(args["channel_id"]),
+            ts=self._next_ts(),
+        )
+        message.thread_ts = str(thread) if thread else None
+        self._add(message)
 
     def _posted(self, args: Mapping[str, Any], response: Mapping[str, Any]) -> None:
         channel = str(response.get("channel") or args["channel"])
