@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.page import page_app
 from bot.sandbox.sandbox import EMPLOYEE, LEAD, OWNER, Sandbox
+from bot.sandbox.serve import running
 from bot.sandbox.workspace import dm_channel
 
 ANA, BEN = EMPLOYEE.user_id, OWNER.user_id
@@ -48,19 +48,8 @@ class Page:
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    from waitress.server import create_server
-
-    sandbox = Sandbox().start()
-    server: Any = create_server(page_app(sandbox), host="127.0.0.1", port=0, threads=4)
-    import threading
-
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield Page(f"http://127.0.0.1:{server.effective_port}", sandbox)
-    finally:
-        server.close()
-        sandbox.stop()
+    with running() as (sandbox, address):
+        yield Page(address, sandbox)
         sandbox.fake.assert_no_violations()
 
 

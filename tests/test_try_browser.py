@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.sandbox.page import page_app
-from bot.sandbox.sandbox import Sandbox
+from bot.sandbox.serve import running
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REQUIRED = os.environ.get("CXBOT_REQUIRE_BROWSER") == "1"
@@ -39,16 +36,8 @@ def address() -> Iterator[str]:
         if REQUIRED:
             pytest.fail(f"CXBOT_REQUIRE_BROWSER is set, but {reason}")
         pytest.skip(reason)
-    from waitress.server import create_server
-
-    sandbox = Sandbox().start()
-    server: Any = create_server(page_app(sandbox), host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        sandbox.stop()
+    with running() as (sandbox, address):
+        yield address
         sandbox.fake.assert_no_violations()
 
 

@@ -141,6 +141,9 @@ class Sandbox:
 
     def stop(self) -> None:
         self._stopping.set()
+        for thread in self._threads:
+            if thread.name == "sandbox-follow":
+                thread.join(timeout=5)
         if self._server is not None:
             self._server.close()
         self.runtime.close()
