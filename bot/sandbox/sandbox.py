@@ -76,6 +76,22 @@ CHANNELS = (
 ONBOARDING_GROUP = ("S0456EFGH", "onboarding-team", ("U0EVE",))
 
 
+def serve_in_background(server: Any, *, name: str, stopping: threading.Event) -> threading.Thread:
+    """Run a waitress server on a thread of its own until it is closed. Closing its sockets under
+    waitress's select() ends `run()` with OSError or ValueError: expected once `stopping` is set."""
+
+    def run() -> None:
+        try:
+            server.run()
+        except (OSError, ValueError):
+            if not stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 class OffsetClock:
     """The app's clock: the wall clock moved on by however far the page has advanced it."""
 
@@ -133,7 +149,7 @@ class Sandbox:
             self.runtime.app, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0
         )
         self.app_url = f"http://127.0.0.1:{self._server.effective_port}/slack/events"
-        self._spawn(self._server.run, "sandbox-app")
+        self._threads.append(serve_in_background(self._server, name="sandbox-app", stopping=self._stopping))
         self._spawn(self._follow_slack, "sandbox-follow")
         if self.demo_data:
             self._seed_demo()
@@ -141,11 +157,10 @@ class Sandbox:
 
     def stop(self) -> None:
         self._stopping.set()
-        for thread in self._threads:
-            if thread.name == "sandbox-follow":
-                thread.join(timeout=5)
         if self._server is not None:
             self._server.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
         self.runtime.close()
         self.fake.stop()
         if self._folder is not None:

@@ -12,7 +12,7 @@ from typing import Any
 from waitress.server import create_server
 
 from bot.sandbox.page import page_app
-from bot.sandbox.sandbox import Sandbox
+from bot.sandbox.sandbox import Sandbox, serve_in_background
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +25,14 @@ def running(
     one); everything stops on leaving."""
     sandbox = Sandbox(database_url=database_url, demo_data=demo_data).start()
     server: Any = create_server(page_app(sandbox), host="127.0.0.1", port=port, threads=8, ident="cxbot-try")
-    thread = threading.Thread(target=server.run, name="sandbox-page", daemon=True)
-    thread.start()
+    stopping = threading.Event()
+    thread = serve_in_background(server, name="sandbox-page", stopping=stopping)
     try:
         yield sandbox, f"http://127.0.0.1:{server.effective_port}"
     finally:
+        stopping.set()
         server.close()
+        thread.join(timeout=5)
         sandbox.stop()
 
 
