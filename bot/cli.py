@@ -175,15 +175,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _try(args: argparse.Namespace) -> int:
-    from bot.sandbox.serve import serve  # the sandbox only for the command that runs it
+    from bot.sandbox.sandbox import NotASandboxDatabase  # the sandbox only for the command that runs it
+    from bot.sandbox.serve import PortTaken, serve
 
     logging.getLogger().setLevel(logging.WARNING)  # the page shows what happens; the log, problems
-    serve(
-        port=args.port,
-        demo_data=args.demo_data,
-        open_browser=not args.no_browser,
-        database_url=os.environ.get("DATABASE_URL", "").strip() or None,
-    )
+    try:
+        serve(
+            port=args.port,
+            demo_data=args.demo_data,
+            open_browser=not args.no_browser,
+            database_url=os.environ.get("DATABASE_URL", "").strip() or None,
+        )
+    except (NotASandboxDatabase, PortTaken) as error:
+        raise CliError(str(error)) from None
     return 0
 
 

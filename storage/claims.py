@@ -60,8 +60,10 @@ def pending_claim_by(*, session: Session, item_id: int, claimer: str) -> RouteCl
 
 
 def route_named(*, session: Session, area: str) -> Route | None:
-    """The route called `area`, ignoring case, active or retired (area names are unique)."""
-    return session.scalar(select(Route).where(func.lower(Route.area) == area.casefold()))
+    """The route called `area`, ignoring case as Python does (SQLite's lower() knows only ASCII),
+    active or retired. There are at most a few hundred routes."""
+    wanted = area.casefold()
+    return next((route for route in session.scalars(select(Route)) if route.area.casefold() == wanted), None)
 
 
 def active_route_count(*, session: Session) -> int:

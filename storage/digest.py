@@ -265,11 +265,13 @@ OUTCOMES = ("acknowledged", "actioned", "declined")
 
 
 def _weeks_back(at: Any, end: datetime, dialect: str) -> ColumnElement[int]:
-    """Whole weeks from `at` back to `end`: 0 for the week before `end`, 11 for the oldest."""
-    weeks = _seconds_between(literal(end, UTCDateTime()), at, dialect) / WEEK_SECONDS
+    """Which of the 12 weeks before `end` `at` falls in: 0 for the last, 11 for the oldest. Weeks
+    are half-open, [start, start + 1 week), counted from the oldest's start."""
+    start = end - timedelta(weeks=WEEKS)
+    weeks = _seconds_between(at, literal(start, UTCDateTime()), dialect) / WEEK_SECONDS
     if dialect == "postgresql":  # a float cast to integer rounds there; floor it first
-        return cast(func.floor(weeks), Integer)
-    return cast(weeks, Integer)  # truncates, which is the floor for times before `end`
+        return WEEKS - 1 - cast(func.floor(weeks), Integer)
+    return WEEKS - 1 - cast(weeks, Integer)  # truncates: the floor, for times at or after `start`
 
 
 def _counts_by_week(session: Session, query: Any) -> dict[int, int]:

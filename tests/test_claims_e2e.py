@@ -161,6 +161,8 @@ def test_anyone_claims_a_grey_area_and_a_cx_lead_approves_it(
         "at least one keyword"
         in submit(bot, grey.id, user=CARL, keywords=" , ")["errors"][Field.CLAIM_KEYWORDS]
     )
+    common = submit(bot, grey.id, user=CARL, keywords="gift card, the")["errors"][Field.CLAIM_KEYWORDS]
+    assert "“the” is too common" in common
     assert claims(bot) == []
 
     answer = submit(bot, grey.id, user=CARL)
@@ -298,3 +300,16 @@ def test_the_roundup_names_who_claimed_a_grey_area(bot: BotUnderTest, fake_slack
         roundup = build_roundup(session, start=grey.created_at, end=now.replace(year=now.year + 1))
     [claimed] = roundup.claimed
     assert (claimed.by, claimed.area, claimed.item.id) == (CARL, "Gift cards", grey.id)
+
+
+def test_an_area_name_is_taken_whatever_its_case_and_accents(
+    bot: BotUnderTest, fake_slack: FakeSlack
+) -> None:
+    """SQLite's lower() knows only ASCII: names are compared as Python compares them."""
+    grey = file(bot, fake_slack, GREY_TEXT)
+    assert (
+        submit(bot, grey.id, user=LEAD, owner=LEAD, area="Ärger am Schalter")["response_action"] == "update"
+    )
+    other = file(bot, fake_slack, "The till swallows coupons at the self-checkout")
+    errors = submit(bot, other.id, user=CARL, view_id="VCLAIM9", area="ÄRGER AM SCHALTER")["errors"]
+    assert errors[Field.CLAIM_AREA].startswith("There's already an area called “Ärger am Schalter”")

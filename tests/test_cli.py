@@ -248,3 +248,29 @@ def claim_a_route(session: Session, *, area: str, claimer: str) -> None:
             claimed_at=now,
         )
     )
+
+
+def test_kept_claimed_routes_must_fit_slacks_area_menu(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """99 routes in the file and one claimed in Slack would be 100 areas and "not sure": more than
+    a Slack menu holds. The import says so, names the claimed route, and changes nothing."""
+    full = tmp_path / "full.toml"
+    full.write_text(
+        "".join(
+            f'[[routes]]\narea = "area {n}"\nowner = "U0OWNER"\nchannel = "C0AREA{n:03d}"\n\n'
+            for n in range(99)
+        ),
+        encoding="utf-8",
+    )
+    assert run_cli(capsys, "migrate")[0] == 0
+    engine = make_engine(env["DATABASE_URL"])
+    try:
+        with make_session_factory(engine)() as session, session.begin():
+            claim_a_route(session, area="Gift cards", claimer="U0CARL")
+    finally:
+        engine.dispose()
+    code, _, err = run_cli(capsys, "routes", "import", str(full))
+    assert code != 0 and "Gift cards" in err and "--replace" in err
+    assert "area 1" not in run_cli(capsys, "routes", "list")[1]
+    assert run_cli(capsys, "routes", "import", "--replace", str(full))[0] == 0

@@ -66,15 +66,17 @@ def test_the_series_counts_each_week_and_open_items_by_stage(session_factory: se
         add(session, END - timedelta(weeks=11, days=1))  # the oldest week
         add(session, END - timedelta(weeks=13))  # before the 12 weeks
         add(session, END + timedelta(hours=1))  # after
+        add(session, END - timedelta(weeks=12))  # the first moment of the oldest week: in it
+        add(session, END - timedelta(weeks=1))  # the first moment of the last week: in it
     with session_factory() as session:
         series = numbers.weekly_series(session=session, end=END)
-    assert [w.raised for w in series.weeks] == [1] + [0] * 10 + [2]
+    assert [w.raised for w in series.weeks] == [2] + [0] * 10 + [3]
     assert series.weeks[-1].actioned == 1 and series.weeks[0].start == END - timedelta(weeks=12)
     assert series.weeks[-1].ack_hours == pytest.approx(2) and series.weeks[-1].action_hours == pytest.approx(
         10
     )
     assert series.weeks[5].ack_hours is None
-    assert sorted(series.open_by_stage, key=lambda row: row[0] or "") == [(None, 3, 0), ("buy", 1, 1)]
+    assert sorted(series.open_by_stage, key=lambda row: row[0] or "") == [(None, 5, 0), ("buy", 1, 1)]
 
 
 def _series(raised: list[int], actioned: list[int]) -> Series:

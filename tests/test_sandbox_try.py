@@ -10,6 +10,8 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -130,9 +132,24 @@ def test_each_person_sees_their_own_app_home_and_the_clock_moves(page: Page) -> 
 def test_the_sandbox_routes_are_the_shipped_example() -> None:
     """`cxbot try` routes by the example routes file README starts from (a copy ships in the
     package, where an installed cxbot finds it)."""
-    from pathlib import Path
-
     from bot.sandbox.sandbox import ROUTES_FILE
 
     example = Path(__file__).resolve().parents[1] / "routes.example.toml"
     assert ROUTES_FILE.read_text(encoding="utf-8") == example.read_text(encoding="utf-8")
+
+
+def test_cxbot_try_refuses_a_real_workspaces_database(tmp_path: Path, routes_file: Path) -> None:
+    """DATABASE_URL from a .env beside a real deployment: cxbot try moves time on and replaces
+    routes, so it says so and changes nothing."""
+    from bot.routing.routes_file import import_routes_file
+    from bot.sandbox.sandbox import NotASandboxDatabase
+    from storage.db import make_engine
+    from storage.schema import migrate
+
+    url = f"sqlite:///{tmp_path}/real.db"
+    engine = make_engine(url)
+    migrate(engine)
+    import_routes_file(engine, routes_file, clock=lambda: datetime.now(UTC))  # C0BILLING, C0ONBOARD
+    engine.dispose()
+    with pytest.raises(NotASandboxDatabase, match="C0BILLING"):
+        Sandbox(database_url=url).start()

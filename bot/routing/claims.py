@@ -25,7 +25,7 @@ from bot.items.lifecycle import Change, InvalidTransition, move_to_route, queue,
 from bot.items.permissions import Actor, NotAllowed
 from bot.outbox.kinds import OutboxKind
 from bot.outbox.messages import KUDOS
-from bot.routing.keywords import distinctive_words
+from bot.routing.keywords import distinctive_words, too_common
 from bot.routing.routes_file import MAX_AREA_LENGTH, MAX_ROUTES
 from bot.routing.rules import NOT_SURE, Triage
 from bot.slack import ids as slack_ids
@@ -124,7 +124,7 @@ def propose(
         keywords=list(claim.keywords),
     )
     if actor.is_admin:
-        return _approve(session, claim, item, actor, now)
+        return _approve(session, claim, item, actor, now, requested=False)
     queue(session, item, OutboxKind.CLAIM_REQUEST, now, to=triage.channel, claim=claim.id)
     return ClaimOutcome(
         claim.id,
@@ -142,13 +142,13 @@ def decide(
     if not actor.is_admin:
         raise NotAllowed("Only a CX lead can approve a claim or say not now.")
     if claim.status is not ClaimStatus.PENDING:
-        by = f" by <@{claim.decided_by}>" if claim.decided_by else ""
+        by = f" by {labels.mention(claim.decided_by)}" if claim.decided_by else ""
         answer = "approved" if claim.status is ClaimStatus.APPROVED else "turned down for now"
         return ClaimOutcome(
             claim.id, approved=False, item_moved=False, summary=f"That claim was already {answer}{by}."
         )
     if approve:
-        return _approve(session, claim, item, actor, now)
+        return _approve(session, claim, item, actor, now, requested=True)
     claim.status = ClaimStatus.DECLINED
     claim.decided_by, claim.decided_at = actor.user_id, now
     record(session, item, "claim_declined", actor.user_id, now, claim=claim.id, area=claim.area)
@@ -158,13 +158,16 @@ def decide(
         claim.id,
         approved=False,
         item_moved=False,
-        summary=f"Not now, then. <@{claim.claimer}> will hear that *{claim.area}* wasn't made an area "
-        "yet; a word from you in a DM would help.",
+        summary=f"Not now, then. {labels.mention(claim.claimer)} will hear that *{claim.area}* wasn't "
+        "made an area yet; a word from you in a DM would help.",
     )
 
 
-def _approve(session: Session, claim: RouteClaim, item: Item, actor: Actor, now: datetime) -> ClaimOutcome:
-    """Make the route, move the item to it if it is still an open grey area, and say thank you."""
+def _approve(
+    session: Session, claim: RouteClaim, item: Item, actor: Actor, now: datetime, *, requested: bool
+) -> ClaimOutcome:
+    """Make the route, move the item to it if it is still an open grey area, and say thank you.
+    `requested`: the claim waited in triage, where its request now shows the answer."""
     proposal = Proposal(claim.area, claim.owner, claim.channel, tuple(claim.keywords))
     try:
         check_proposal(session, proposal)
@@ -190,8 +193,9 @@ def _approve(session: Session, claim: RouteClaim, item: Item, actor: Actor, now:
         move_to_route(
             session=session, item=item, route=route, actor_id=actor.user_id, now=now, claimed_by=claim.claimer
         )
-    if claim.claimer != actor.user_id:
+    if requested:
         queue(session, item, OutboxKind.CLAIM_DECIDED, now, claim=claim.id)
+    if claim.claimer != actor.user_id:
         queue(session, item, OutboxKind.DM_CLAIMER, now, to=claim.claimer, claim=claim.id)
     queue(session, item, OutboxKind.POST_CLAIM_THANKS, now, to=KUDOS, claim=claim.id)
     where = f"#{item.id} is in <#{claim.channel}> now" if moved else f"#{item.id} stays where it is"
@@ -240,6 +244,12 @@ def _checked_keywords(keywords: Sequence[str]) -> tuple[str, ...]:
         )
     if len(keywords) > MAX_KEYWORDS:
         raise ClaimProblem(ClaimPart.KEYWORDS, f"Please give at most {MAX_KEYWORDS} keywords.")
+    common = [word for word in keywords if too_common(word)]
+    if common:
+        raise ClaimProblem(
+            ClaimPart.KEYWORDS,
+            f"“{common[0]}” is too common to route by: most items would match it. Pick a more telling word.",
+        )
     too_long = [word for word in keywords if len(word) > MAX_KEYWORD_LENGTH]
     if too_long:
         raise ClaimProblem(

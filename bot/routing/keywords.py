@@ -34,6 +34,12 @@ _STOPWORDS = frozenset(
 )
 
 
+def too_common(keyword: str) -> bool:
+    """A keyword that would route most items: a common word, or one or two letters."""
+    folded = keyword.strip().casefold()
+    return len(folded) < 3 or folded in _STOPWORDS
+
+
 def words_of(text: str) -> list[str]:
     """The text's words, lower-cased, in order, without repeats, stopwords or numbers."""
     found = (match.group(0).casefold() for match in _WORD.finditer(text))

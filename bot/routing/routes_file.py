@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.items.sla import POLICY_KEYS, parse_duration
@@ -238,7 +239,27 @@ def import_routes_file(
     it lacks unless `replace` (storage/routes.py)."""
     specs = load_routes_file(path)
     with transaction(make_session_factory(engine)) as session:
+        if not replace:
+            _check_room_for_claimed(session, specs, path)
         return route_queries.import_routes(session=session, specs=specs, now=clock(), replace=replace)
+
+
+def _check_room_for_claimed(session: Session, specs: Sequence[RouteSpec], path: Path) -> None:
+    """Routes claimed in Slack that the file lacks are kept: they too must fit the area menu."""
+    in_file = {spec.area.casefold() for spec in specs}
+    kept = [
+        route.area
+        for route in route_queries.active_routes(session=session)
+        if route.claimed_by and route.area.casefold() not in in_file
+    ]
+    if kept and len(specs) + len(kept) > MAX_ROUTES:
+        raise RoutesFileError(
+            str(path),
+            1,
+            f"{len(specs)} routes and {len(kept)} claimed in Slack ({', '.join(kept)}) would be more than "
+            f"the {MAX_ROUTES} Slack's area menu holds: add them to the file in place of others, or "
+            "import with --replace to retire them",
+        )
 
 
 def routes_toml(routes: Sequence[Route]) -> str:

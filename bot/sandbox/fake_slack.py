@@ -186,6 +186,8 @@ class FakeSlack:
         self._history: dict[str, list[dict[str, Any]]] = {}
         self._last_ts = 0.0
         self._views = itertools.count(1)
+        # What view IDs start with: a sandbox makes them differ from run to run.
+        self.view_id_prefix = "V"
         self._changed = threading.Condition()
         self._outage: tuple[str, float, int, float] | None = None
         self._response_url_outage: tuple[str, float, int, float] | None = None
@@ -676,7 +678,8 @@ class FakeSlack:
             return self._history_answer(args, thread=True)
         if method.startswith("views."):
             view = dict(args.get("view") or {})
-            view.update({"id": f"V{next(self._views):08d}", "hash": f"h{time.monotonic_ns()}"})
+            view_id = f"{self.view_id_prefix}{next(self._views):08d}"
+            view.update({"id": view_id, "hash": f"h{time.monotonic_ns()}"})
             return {"ok": True, "view": view}
         if method == "users.info":
             return self._user(str(args.get("user") or ""))

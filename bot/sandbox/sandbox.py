@@ -9,6 +9,7 @@ payloads (bot/sandbox/envelopes.py).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import tempfile
@@ -16,12 +17,16 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import inspect
+from sqlalchemy import text as sql_text
 
 from bot.app import Runtime, build_runtime
 from bot.jobs import schedule
@@ -32,6 +37,7 @@ from bot.sandbox.workspace import Workspace, dm_channel, response_url_name, trig
 from bot.server import make_http_server
 from bot.settings import Settings
 from bot.slack.health import REQUIRED_SCOPES
+from storage.db import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +82,33 @@ CHANNELS = (
 ONBOARDING_GROUP = ("S0456EFGH", "onboarding-team", ("U0EVE",))
 
 
+class NotASandboxDatabase(Exception):
+    """DATABASE_URL points at a database with routes or items of a real workspace."""
+
+
+def refuse_a_real_database(url: str) -> None:
+    """`cxbot try` moves its clock on and routes by its own file: never on a real cxbot's database
+    (DATABASE_URL from a .env beside a real deployment, say). An empty one, or a sandbox's, is fine."""
+    ours = {channel.channel_id for channel in CHANNELS}
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            channels: set[str] = set()
+            for table in sorted({"routes", "items"} & tables):
+                query = sql_text(f"SELECT DISTINCT channel FROM {table}")  # our own table names
+                channels |= {str(row[0]) for row in connection.execute(query)}
+    finally:
+        engine.dispose()
+    theirs = sorted(channels - ours)
+    if theirs:
+        raise NotASandboxDatabase(
+            f"DATABASE_URL holds a real workspace's routes or items (channels {', '.join(theirs[:3])}). "
+            "cxbot try moves time on and replaces routes, so it won't use it: unset DATABASE_URL "
+            "(a temporary database is used), or point it at an empty one."
+        )
+
+
 def serve_in_background(server: Any, *, name: str, stopping: threading.Event) -> threading.Thread:
     """Run a waitress server on a thread of its own until it is closed. Closing its sockets under
     waitress's select() ends `run()` with OSError or ValueError: expected once `stopping` is set."""
@@ -90,6 +123,12 @@ def serve_in_background(server: Any, *, name: str, stopping: threading.Event) ->
     thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     return thread
+
+
+def stop_server(server: Any) -> None:
+    """Close a waitress server and end its worker threads (close() alone leaves them waiting)."""
+    server.close()
+    server.task_dispatcher.shutdown()
 
 
 class OffsetClock:
@@ -133,11 +172,18 @@ class Sandbox:
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _seen: int = field(default=0, init=False)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False)
-    _count: int = field(default=0, init=False)
+    _numbers: Iterator[int] = field(default_factory=itertools.count, init=False)
+    # Event and view IDs differ from run to run: a database kept between runs (DATABASE_URL)
+    # remembers the ones it acted on, and would take a new run's as retries.
+    _run: str = field(default_factory=lambda: uuid.uuid4().hex[:6].upper(), init=False)
     _folder: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
 
     def start(self) -> Sandbox:
-        self.fake = FakeSlack(scopes=list(REQUIRED_SCOPES)).start()  # as the manifest installs it
+        if self.database_url:
+            refuse_a_real_database(self.database_url)
+        self.fake = FakeSlack(scopes=list(REQUIRED_SCOPES))  # as the manifest installs it
+        self.fake.view_id_prefix = f"V{self._run}"
+        self.fake.start()
         for person in CAST:
             self.fake.set_user(person.user_id, tz="UTC")
         group_id, handle, members = ONBOARDING_GROUP
@@ -158,7 +204,7 @@ class Sandbox:
     def stop(self) -> None:
         self._stopping.set()
         if self._server is not None:
-            self._server.close()
+            stop_server(self._server)
         for thread in self._threads:
             thread.join(timeout=5)
         self.runtime.close()
@@ -326,12 +372,10 @@ class Sandbox:
             time.sleep(0.05)
 
     def _trigger(self, user: str) -> str:
-        self._count += 1
-        return trigger_id(user=user, number=self._count)
+        return trigger_id(user=user, number=next(self._numbers))
 
     def _event(self, event: dict[str, Any]) -> None:
-        self._count += 1
-        body = envelopes.event_callback(event, event_id=f"EvSandbox{self._count:06d}")
+        body = envelopes.event_callback(event, event_id=f"Ev{self._run}{next(self._numbers):06d}")
         self._send(json.dumps(body).encode(), "application/json")
 
     def _interact(self, payload: dict[str, Any]) -> Any:

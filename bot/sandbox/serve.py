@@ -12,9 +12,13 @@ from typing import Any
 from waitress.server import create_server
 
 from bot.sandbox.page import page_app
-from bot.sandbox.sandbox import Sandbox, serve_in_background
+from bot.sandbox.sandbox import Sandbox, serve_in_background, stop_server
 
 log = logging.getLogger(__name__)
+
+
+class PortTaken(Exception):
+    """The page's port is in use."""
 
 
 @contextmanager
@@ -24,14 +28,22 @@ def running(
     """A started sandbox and the address of its page, served in the background (port 0: any free
     one); everything stops on leaving."""
     sandbox = Sandbox(database_url=database_url, demo_data=demo_data).start()
-    server: Any = create_server(page_app(sandbox), host="127.0.0.1", port=port, threads=8, ident="cxbot-try")
+    try:
+        server: Any = create_server(
+            page_app(sandbox), host="127.0.0.1", port=port, threads=8, ident="cxbot-try"
+        )
+    except OSError as error:
+        sandbox.stop()
+        raise PortTaken(
+            f"can't serve the page on 127.0.0.1:{port} ({error.strerror}): try --port N"
+        ) from None
     stopping = threading.Event()
     thread = serve_in_background(server, name="sandbox-page", stopping=stopping)
     try:
         yield sandbox, f"http://127.0.0.1:{server.effective_port}"
     finally:
         stopping.set()
-        server.close()
+        stop_server(server)
         thread.join(timeout=5)
         sandbox.stop()
 
