@@ -178,3 +178,11 @@ def start_bot(settings: Settings, clock: FakeClock) -> Iterator[Callable[..., Bo
 @pytest.fixture
 def bot(start_bot: Callable[..., BotUnderTest]) -> BotUnderTest:
     return start_bot()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs PostgreSQL carries the `postgres` mark, whether through the database
+    parameter or the postgres_url fixture, so that `-m postgres` selects exactly them (.ci/run)."""
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
